@@ -1,0 +1,469 @@
+//! Step 3 of the contract: reading a token without trusting it.
+//!
+//! The token is split on its two dots without copying, each segment is base64url-decoded into
+//! a stack buffer (a heap buffer only for unusually large segments), and the JSON is read with
+//! serde visitors that keep only what a decision needs: no `serde_json::Value` tree, no string
+//! copies. Duplicate keys behave as in Python's `json` (the last one wins).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::python::{PyInt, PyUuid, py_int, py_uuid};
+use crate::error::{AuthError, ErrorKind, InvalidReason};
+
+/// Unpadded base64url, as PyJWT writes it. Like Python's decoder it ignores non-zero trailing
+/// bits; unlike it (contract §9) it refuses padding and characters outside the alphabet.
+const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decoded segments up to this size stay on the stack.
+const STACK_SEGMENT: usize = 512;
+
+fn invalid(reason: InvalidReason) -> AuthError {
+    AuthError::new(ErrorKind::InvalidToken(reason))
+}
+
+/// A decoded signature: HMAC-SHA256 signatures are 32 bytes, longer ones can never verify.
+#[derive(Clone, Copy)]
+pub(crate) struct Signature {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Signature {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({} bytes)", self.len)
+    }
+}
+
+/// A time claim (`iat`, `nbf`, `exp`) as Python's `int()` sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Time {
+    Absent,
+    /// `null`, a list, an object, an infinite number, or non-ASCII digits: Notify crashes (500).
+    Unusable,
+    /// `int()` raises `ValueError` (a string that is not a decimal integer).
+    NotInteger,
+    /// The integer value, saturated to `i64`.
+    At(i64),
+}
+
+/// The claims, reduced to what the key loop reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Claims {
+    pub(crate) iat: Time,
+    pub(crate) nbf: Time,
+    pub(crate) exp: Time,
+    /// `aud` is present and truthy in Python's sense.
+    pub(crate) aud: bool,
+    /// `sub` or `jti` is present and not a string.
+    pub(crate) sub_or_jti_not_string: bool,
+}
+
+/// How `iss` is judged: as a service id (public routes) or against a client id (internal).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IssuerRule<'r> {
+    ServiceId,
+    Client(&'r str),
+}
+
+/// What `iss` turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Issuer {
+    Absent,
+    Service(PyUuid),
+    /// Whether it equals the expected client id.
+    Client(bool),
+}
+
+/// A parsed, not yet verified token.
+#[derive(Debug)]
+pub(crate) struct Jwt<'a> {
+    pub(crate) signing_input: &'a [u8],
+    pub(crate) signature: Option<Signature>,
+    pub(crate) alg_is_hs256: bool,
+    pub(crate) claims: Claims,
+    pub(crate) issuer: Issuer,
+}
+
+impl Jwt<'_> {
+    /// Whether the signature is HMAC-SHA256(secret, signing input).
+    pub(crate) fn signed_with(&self, secret: &crate::Secret) -> bool {
+        self.signature
+            .is_some_and(|sig| secret.verifies(self.signing_input, sig.as_bytes()))
+    }
+}
+
+/// Decodes one segment into `stack`, or onto the heap if it does not fit.
+fn decode<'b>(segment: &[u8], stack: &'b mut [u8]) -> Result<Cow<'b, [u8]>, AuthError> {
+    if base64::decoded_len_estimate(segment.len()) <= stack.len() {
+        let n = BASE64URL
+            .decode_slice(segment, stack)
+            .map_err(|_| invalid(InvalidReason::Base64))?;
+        Ok(Cow::Borrowed(&stack[..n]))
+    } else {
+        BASE64URL
+            .decode(segment)
+            .map(Cow::Owned)
+            .map_err(|_| invalid(InvalidReason::Base64))
+    }
+}
+
+/// Parses a bearer token (the part after `Bearer `): contract §2 steps 3 and 4, and the `iss`
+/// judgement of step 5 (public) or of §7 (internal), which needs the claims' text.
+pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>, AuthError> {
+    let mut dots = memchr::memchr_iter(b'.', token);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(invalid(InvalidReason::Segments));
+    };
+    let (header_b64, payload_b64, signature_b64) = (
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    );
+
+    let mut stack = [0u8; STACK_SEGMENT];
+    let header_json = decode(header_b64, &mut stack)?;
+    let header =
+        read_json(&header_json, HeaderVisitor).map_err(|_| invalid(InvalidReason::HeaderJson))?;
+    let mut stack = [0u8; STACK_SEGMENT];
+    let payload_json = decode(payload_b64, &mut stack)?;
+    let mut signature_buf = [0u8; 64];
+    let signature = decode(signature_b64, &mut signature_buf)?;
+    let signature = (signature.len() <= 32).then(|| {
+        let mut bytes = [0u8; 32];
+        bytes[..signature.len()].copy_from_slice(&signature);
+        Signature {
+            bytes,
+            len: signature.len(),
+        }
+    });
+
+    if header.kid_not_string {
+        return Err(invalid(InvalidReason::KeyId));
+    }
+    if header.crit || header.b64_false {
+        return Err(invalid(InvalidReason::CriticalHeader));
+    }
+    let (claims, issuer) = read_json(&payload_json, ClaimsVisitor { rule })
+        .map_err(|_| invalid(InvalidReason::ClaimsJson))?;
+    Ok(Jwt {
+        signing_input: &token[..second],
+        signature,
+        alg_is_hs256: header.alg_is_hs256,
+        claims,
+        issuer,
+    })
+}
+
+/// Reads one JSON object with `visitor`, refusing trailing data.
+fn read_json<'de, V: Visitor<'de>>(json: &'de [u8], visitor: V) -> serde_json::Result<V::Value> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let value = serde::Deserializer::deserialize_map(&mut de, visitor)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// The facts about one JSON value that the contract's rules look at.
+#[derive(Clone, Copy, Debug)]
+enum Facts {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str {
+        empty: bool,
+        hs256: bool,
+        int: PyInt,
+    },
+    List {
+        empty: bool,
+    },
+    Object {
+        empty: bool,
+    },
+}
+
+impl Facts {
+    /// Python's `int(value)`, as PyJWT and Notify apply it.
+    fn time(self) -> Time {
+        match self {
+            Facts::Null | Facts::List { .. } | Facts::Object { .. } => Time::Unusable,
+            Facts::Bool(b) => Time::At(i64::from(b)),
+            Facts::Int(i) => Time::At(i),
+            // `as` saturates, as the window check needs; infinities crash Notify.
+            Facts::Float(f) if f.is_finite() => Time::At(f.trunc() as i64),
+            Facts::Float(_) => Time::Unusable,
+            Facts::Str { int, .. } => match int {
+                PyInt::Value { .. } => Time::At(int.saturating_i64().unwrap_or_default()),
+                PyInt::Invalid => Time::NotInteger,
+                PyInt::NonAsciiDigits => Time::Unusable,
+            },
+        }
+    }
+
+    /// Python's truthiness.
+    fn truthy(self) -> bool {
+        match self {
+            Facts::Null => false,
+            Facts::Bool(b) => b,
+            Facts::Int(i) => i != 0,
+            Facts::Float(f) => f != 0.0,
+            Facts::Str { empty, .. } | Facts::List { empty } | Facts::Object { empty } => !empty,
+        }
+    }
+}
+
+struct FactsVisitor;
+
+impl<'de> Visitor<'de> for FactsVisitor {
+    type Value = Facts;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Facts, E> {
+        Ok(Facts::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Facts, E> {
+        Ok(Facts::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Facts, E> {
+        Ok(Facts::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Facts, E> {
+        Ok(Facts::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Facts, E> {
+        Ok(Facts::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Facts, E> {
+        Ok(Facts::Str {
+            empty: v.is_empty(),
+            hs256: v == "HS256",
+            int: py_int(v, 10),
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Facts, A::Error> {
+        let mut empty = true;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            empty = false;
+        }
+        Ok(Facts::List { empty })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Facts, A::Error> {
+        let mut empty = true;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            empty = false;
+        }
+        Ok(Facts::Object { empty })
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Facts {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FactsVisitor)
+    }
+}
+
+/// An object key, matched against the names the contract reads without copying it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Alg,
+    Kid,
+    Crit,
+    B64,
+    Iss,
+    Iat,
+    Nbf,
+    Exp,
+    Aud,
+    Sub,
+    Jti,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "alg" => Key::Alg,
+                    "kid" => Key::Kid,
+                    "crit" => Key::Crit,
+                    "b64" => Key::B64,
+                    "iss" => Key::Iss,
+                    "iat" => Key::Iat,
+                    "nbf" => Key::Nbf,
+                    "exp" => Key::Exp,
+                    "aud" => Key::Aud,
+                    "sub" => Key::Sub,
+                    "jti" => Key::Jti,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// What the JOSE header says that matters.
+#[derive(Default)]
+struct Header {
+    alg_is_hs256: bool,
+    kid_not_string: bool,
+    crit: bool,
+    b64_false: bool,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        let mut header = Header::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Alg => {
+                    header.alg_is_hs256 =
+                        matches!(map.next_value()?, Facts::Str { hs256: true, .. })
+                }
+                Key::Kid => header.kid_not_string = !matches!(map.next_value()?, Facts::Str { .. }),
+                Key::Crit => {
+                    map.next_value::<IgnoredAny>()?;
+                    header.crit = true;
+                }
+                Key::B64 => header.b64_false = matches!(map.next_value()?, Facts::Bool(false)),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+struct ClaimsVisitor<'r> {
+    rule: IssuerRule<'r>,
+}
+
+impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
+    type Value = (Claims, Issuer);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut claims = Claims {
+            iat: Time::Absent,
+            nbf: Time::Absent,
+            exp: Time::Absent,
+            aud: false,
+            sub_or_jti_not_string: false,
+        };
+        let (mut sub_bad, mut jti_bad) = (false, false);
+        let mut issuer = Issuer::Absent;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Iss => issuer = map.next_value_seed(IssuerSeed(self.rule))?,
+                Key::Iat => claims.iat = map.next_value::<Facts>()?.time(),
+                Key::Nbf => claims.nbf = map.next_value::<Facts>()?.time(),
+                Key::Exp => claims.exp = map.next_value::<Facts>()?.time(),
+                Key::Aud => claims.aud = map.next_value::<Facts>()?.truthy(),
+                Key::Sub => sub_bad = !matches!(map.next_value()?, Facts::Str { .. }),
+                Key::Jti => jti_bad = !matches!(map.next_value()?, Facts::Str { .. }),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        claims.sub_or_jti_not_string = sub_bad || jti_bad;
+        Ok((claims, issuer))
+    }
+}
+
+/// Reads `iss` and judges it by the rule, without keeping its text.
+struct IssuerSeed<'r>(IssuerRule<'r>);
+
+impl<'de> DeserializeSeed<'de> for IssuerSeed<'_> {
+    type Value = Issuer;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Issuer, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IssuerSeed<'_> {
+    type Value = Issuer;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Issuer, E> {
+        Ok(match self.0 {
+            IssuerRule::ServiceId => Issuer::Service(py_uuid(v)),
+            IssuerRule::Client(id) => Issuer::Client(v == id),
+        })
+    }
+
+    // Any other JSON value is present but not a string.
+    fn visit_unit<E>(self) -> Result<Issuer, E> {
+        Ok(self.not_a_string())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Issuer, E> {
+        Ok(self.not_a_string())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Issuer, E> {
+        Ok(self.not_a_string())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Issuer, E> {
+        Ok(self.not_a_string())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Issuer, E> {
+        Ok(self.not_a_string())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Issuer, A::Error> {
+        FactsVisitor.visit_seq(seq)?;
+        Ok(self.not_a_string())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Issuer, A::Error> {
+        FactsVisitor.visit_map(map)?;
+        Ok(self.not_a_string())
+    }
+}
+
+impl IssuerSeed<'_> {
+    fn not_a_string(&self) -> Issuer {
+        match self.0 {
+            IssuerRule::ServiceId => Issuer::Service(PyUuid::Invalid),
+            IssuerRule::Client(_) => Issuer::Client(false),
+        }
+    }
+}

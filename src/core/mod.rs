@@ -1,0 +1,343 @@
+//! The sans-IO core: header values + the time + key material → a principal or an error.
+//!
+//! Everything here is plain synchronous code, with no I/O, no async runtime and no HTTP
+//! library: the tower layer, the axum extractor and the key stores are adapters around it.
+//! A request is decided in two steps, because the service's keys can only be fetched once
+//! the token has named the service:
+//!
+//! 1. [`PublicToken::parse`] (or [`InternalToken::parse`]) reads the `Authorization` header
+//!    values: contract §2 steps 1 to 5.
+//! 2. [`PublicToken::authorize`] (or [`InternalToken::authorize`]) decides against the
+//!    service's record and the time taken when the request arrived: steps 6 to 9 and the key
+//!    loop of §3.
+//!
+//! [`authenticate`] does both for a caller whose keys are at hand.
+//!
+//! ```
+//! use notify_auth::core::{authenticate, Authorization};
+//! use notify_auth::{ApiKey, KeyType, Secret, Service};
+//! use uuid::Uuid;
+//!
+//! let service_id = Uuid::parse_str("6f0b6a0a-2c43-4a0b-9c1e-2d9b1b7d3c11").unwrap();
+//! let key_id = Uuid::parse_str("0d7d8f0e-6a4e-4c6f-8a53-5f7a9a1f2b3c").unwrap();
+//! let service = Service::new(service_id, true)
+//!     .with_key(ApiKey::new(key_id, Secret::new("my-secret"), KeyType::Normal));
+//!
+//! let now = 1_795_394_922;
+//! let token = notify_auth::token::create_token_at("my-secret", &service_id.to_string(), now)?;
+//! let header = format!("Bearer {token}");
+//! let principal = authenticate([header.as_bytes()], now, |id| (id == service_id).then_some(&service))?;
+//! assert_eq!(principal.api_key_id, key_id);
+//!
+//! let err = authenticate([header.as_bytes()], now + 31, |_| Some(&service)).unwrap_err();
+//! assert_eq!(err.message(), "Error: Your system clock must be accurate to within 30 seconds");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod jwt;
+mod python;
+
+use std::borrow::Cow;
+
+use uuid::Uuid;
+
+use self::jwt::{Issuer, IssuerRule, Jwt, Time};
+use self::python::PyUuid;
+use crate::error::{AuthError, ErrorKind, InvalidReason};
+use crate::model::{Principal, Secret, Service};
+
+/// The longest bearer token read (bytes after `Bearer `). Longer ones are refused with 403
+/// GENERAL before any decoding. Notify's tokens are about 150 bytes; Notify's own server
+/// refuses header lines over 8190 bytes.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The seconds either side of now that `iat` may be (contract §4).
+pub const WINDOW_SECS: i64 = 30;
+
+/// The `Authorization` header of a request, as the server sees it.
+///
+/// Each value is trimmed of spaces and tabs, and several values are joined with `,`, as
+/// Notify's server does (a joined value can never authenticate).
+#[derive(Clone, Debug)]
+pub struct Authorization<'a> {
+    value: Option<Cow<'a, [u8]>>,
+}
+
+impl<'a> Authorization<'a> {
+    /// Builds it from the raw values of every `Authorization` header, in order.
+    pub fn from_values<I>(values: I) -> Self
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let mut values = values.into_iter().map(trim);
+        let Some(first) = values.next() else {
+            return Authorization { value: None };
+        };
+        let value = match values.next() {
+            None => Cow::Borrowed(first),
+            Some(second) => {
+                let mut joined = Vec::with_capacity(first.len() + second.len() + 1);
+                joined.extend_from_slice(first);
+                for v in std::iter::once(second).chain(values) {
+                    joined.push(b',');
+                    joined.extend_from_slice(v);
+                }
+                Cow::Owned(joined)
+            }
+        };
+        Authorization { value: Some(value) }
+    }
+
+    /// Steps 1 and 2: the token after `Bearer ` (scheme in any case, exactly one space).
+    pub fn bearer_token(&self) -> Result<&[u8], AuthError> {
+        let value = match &self.value {
+            Some(v) if !v.is_empty() => v,
+            _ => return Err(ErrorKind::MissingToken.into()),
+        };
+        match value.split_at_checked(7) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"bearer ") => {
+                if token.len() > MAX_TOKEN_LEN {
+                    return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+                }
+                Ok(token)
+            }
+            _ => Err(ErrorKind::NotBearer.into()),
+        }
+    }
+}
+
+fn trim(value: &[u8]) -> &[u8] {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value
+        .iter()
+        .position(|b| !is_blank(b))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_blank(b))
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+/// A token for a public route that has named a well-formed service id (steps 1 to 5).
+#[derive(Debug)]
+pub struct PublicToken<'a> {
+    jwt: Jwt<'a>,
+    service_id: Uuid,
+}
+
+impl<'a> PublicToken<'a> {
+    /// Steps 1 to 5 of contract §2.
+    pub fn parse(authorization: &'a Authorization<'_>) -> Result<Self, AuthError> {
+        let jwt = jwt::parse(authorization.bearer_token()?, IssuerRule::ServiceId)?;
+        let service_id = match jwt.issuer {
+            Issuer::Absent => return Err(ErrorKind::MissingIssuer.into()),
+            Issuer::Service(PyUuid::Valid(id)) => id,
+            Issuer::Service(PyUuid::NonAsciiDigits) => {
+                return Err(ErrorKind::InvalidToken(InvalidReason::LenientIssuer).into());
+            }
+            Issuer::Service(PyUuid::Invalid) | Issuer::Client(_) => {
+                return Err(ErrorKind::IssuerNotUuid.into());
+            }
+        };
+        Ok(PublicToken { jwt, service_id })
+    }
+
+    /// The service the token names (canonical form of its `iss`).
+    pub fn service_id(&self) -> Uuid {
+        self.service_id
+    }
+
+    /// Steps 6 to 9: decides against the service's record (`None` if it does not exist) at
+    /// unix second `now`, taken when the request arrived.
+    pub fn authorize(&self, service: Option<&Service>, now: i64) -> Result<Principal, AuthError> {
+        let service_id = self.service_id;
+        let Some(service) = service else {
+            return Err(AuthError::for_service(
+                ErrorKind::ServiceNotFound,
+                service_id,
+            ));
+        };
+        let mut keys = service
+            .api_keys()
+            .iter()
+            .filter(|key| key.is_visible_at(now))
+            .peekable();
+        if keys.peek().is_none() {
+            return Err(AuthError::for_service(ErrorKind::NoApiKeys, service_id));
+        }
+        if !service.is_active() {
+            return Err(AuthError::for_service(
+                ErrorKind::ServiceArchived,
+                service_id,
+            ));
+        }
+        match key_loop(&self.jwt, keys.map(|key| (key.secret(), key)), now) {
+            Outcome::Matched(key) if key.expiry_date().is_some() => {
+                Err(AuthError::for_key(ErrorKind::Revoked, service_id, key.id()))
+            }
+            Outcome::Matched(key) => Ok(Principal {
+                service_id,
+                api_key_id: key.id(),
+                key_type: key.key_type(),
+            }),
+            Outcome::Stop(kind, Some(key)) => Err(AuthError::for_key(kind, service_id, key.id())),
+            Outcome::Stop(kind, None) => Err(AuthError::for_service(kind, service_id)),
+            Outcome::NoMatch => Err(AuthError::for_service(ErrorKind::KeyNotFound, service_id)),
+        }
+    }
+}
+
+/// A token for an internal route whose `iss` is the expected client id (contract §7).
+#[derive(Debug)]
+pub struct InternalToken<'a> {
+    jwt: Jwt<'a>,
+}
+
+impl<'a> InternalToken<'a> {
+    /// Steps 1 to 4 of contract §2, then `iss` must equal `client_id`.
+    pub fn parse(authorization: &'a Authorization<'_>, client_id: &str) -> Result<Self, AuthError> {
+        let jwt = jwt::parse(authorization.bearer_token()?, IssuerRule::Client(client_id))?;
+        match jwt.issuer {
+            Issuer::Absent => Err(ErrorKind::MissingIssuer.into()),
+            Issuer::Client(true) => Ok(InternalToken { jwt }),
+            Issuer::Client(false) | Issuer::Service(_) => Err(ErrorKind::NotAllowed.into()),
+        }
+    }
+
+    /// The key loop over the client's secrets (never revoked) at unix second `now`.
+    pub fn authorize(&self, secrets: &[Secret], now: i64) -> Result<(), AuthError> {
+        match key_loop(&self.jwt, secrets.iter().map(|s| (s, ())), now) {
+            Outcome::Matched(()) => Ok(()),
+            Outcome::Stop(kind, _) => Err(kind.into()),
+            Outcome::NoMatch => Err(ErrorKind::KeyNotFound.into()),
+        }
+    }
+}
+
+/// Decides a public request in one call, for callers whose key material is at hand.
+///
+/// `values` are the raw `Authorization` header values, `now` the unix second the request
+/// arrived, and `lookup` finds a service by id.
+pub fn authenticate<'a, 's, I, F>(values: I, now: i64, lookup: F) -> Result<Principal, AuthError>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+    F: FnOnce(Uuid) -> Option<&'s Service>,
+{
+    let authorization = Authorization::from_values(values);
+    let token = PublicToken::parse(&authorization)?;
+    token.authorize(lookup(token.service_id()), now)
+}
+
+/// How the key loop of contract §3 ended.
+enum Outcome<K> {
+    Matched(K),
+    /// A verdict that ends the loop, with the key that matched if one did.
+    Stop(ErrorKind, Option<K>),
+    NoMatch,
+}
+
+/// What the claims say once a key's signature has matched (contract §3, item 3).
+enum ClaimsVerdict {
+    Accept,
+    NextKey,
+    Reject(ErrorKind),
+}
+
+fn key_loop<'k, K>(
+    jwt: &Jwt<'_>,
+    keys: impl Iterator<Item = (&'k Secret, K)>,
+    now: i64,
+) -> Outcome<K> {
+    for (secret, key) in keys {
+        if !jwt.alg_is_hs256 {
+            return Outcome::Stop(ErrorKind::Algorithm, None);
+        }
+        if !jwt.signed_with(secret) {
+            continue;
+        }
+        match judge_claims(&jwt.claims, now) {
+            ClaimsVerdict::Accept => return Outcome::Matched(key),
+            ClaimsVerdict::NextKey => continue,
+            ClaimsVerdict::Reject(kind) => return Outcome::Stop(kind, Some(key)),
+        }
+    }
+    Outcome::NoMatch
+}
+
+fn judge_claims(claims: &jwt::Claims, now: i64) -> ClaimsVerdict {
+    use ClaimsVerdict::{Accept, NextKey, Reject};
+    let general = |reason| Reject(ErrorKind::InvalidToken(reason));
+    let (earliest, latest) = (now - WINDOW_SECS, now + WINDOW_SECS);
+    // PyJWT's checks, in its order: iat, nbf, exp, aud, sub, jti.
+    match claims.iat {
+        Time::Unusable => return general(InvalidReason::UnusableTime),
+        Time::NotInteger => return Reject(ErrorKind::Clock),
+        Time::At(iat) if iat > latest => return Reject(ErrorKind::Clock),
+        _ => {}
+    }
+    match claims.nbf {
+        Time::Unusable => return general(InvalidReason::UnusableTime),
+        Time::NotInteger => return NextKey,
+        Time::At(nbf) if nbf > latest => return Reject(ErrorKind::Clock),
+        _ => {}
+    }
+    match claims.exp {
+        Time::Unusable => return general(InvalidReason::UnusableTime),
+        Time::NotInteger => return NextKey,
+        Time::At(exp) if exp <= earliest => return general(InvalidReason::Expired),
+        _ => {}
+    }
+    if claims.aud {
+        return general(InvalidReason::Audience);
+    }
+    if claims.sub_or_jti_not_string {
+        return general(InvalidReason::SubjectOrId);
+    }
+    // Then Notify's own checks.
+    match claims.iat {
+        Time::Absent => NextKey,
+        Time::At(iat) if iat < earliest => Reject(ErrorKind::Clock),
+        _ => Accept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_trimmed_and_joined() {
+        let a = Authorization::from_values([&b" \tBearer abc \t"[..]]);
+        assert_eq!(a.bearer_token().unwrap(), b"abc");
+        let a = Authorization::from_values([&b"Bearer a"[..], b" b ", b""]);
+        assert_eq!(a.bearer_token().unwrap(), b"a,b,");
+        let a = Authorization::from_values([&b""[..], b"Bearer a"]);
+        assert_eq!(a.bearer_token().unwrap_err().kind(), ErrorKind::NotBearer);
+        let a = Authorization::from_values(std::iter::empty());
+        assert_eq!(
+            a.bearer_token().unwrap_err().kind(),
+            ErrorKind::MissingToken
+        );
+        let a = Authorization::from_values([&b" \t "[..]]);
+        assert_eq!(
+            a.bearer_token().unwrap_err().kind(),
+            ErrorKind::MissingToken
+        );
+        let a = Authorization::from_values([&b"Bearer "[..]]);
+        assert_eq!(a.bearer_token().unwrap_err().kind(), ErrorKind::NotBearer);
+    }
+
+    #[test]
+    fn long_tokens_are_refused_before_decoding() {
+        let value = [b"Bearer ".as_slice(), &vec![b'a'; MAX_TOKEN_LEN + 1]].concat();
+        let a = Authorization::from_values([value.as_slice()]);
+        assert_eq!(
+            a.bearer_token().unwrap_err().kind(),
+            ErrorKind::InvalidToken(InvalidReason::TooLong)
+        );
+        let value = [b"Bearer ".as_slice(), &vec![b'a'; MAX_TOKEN_LEN]].concat();
+        let a = Authorization::from_values([value.as_slice()]);
+        assert_eq!(a.bearer_token().unwrap().len(), MAX_TOKEN_LEN);
+    }
+}

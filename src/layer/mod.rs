@@ -1,0 +1,372 @@
+//! The tower middleware: [`NotifyAuthLayer`] for public routes, [`InternalAuthLayer`] for
+//! internal ones.
+//!
+//! The shape follows tower-http's own middleware: a layer, a service ([`NotifyAuth`],
+//! [`InternalAuth`]) and a [`ResponseFuture`]. `poll_ready` is the inner service's; `call`
+//! takes the time, swaps in a clone of the ready inner service, and returns a future that
+//! authenticates (looking the service up in the store) and then calls it. Request and response
+//! bodies are generic; the default rejections need a response body that is `From<Bytes>`
+//! (axum's `Body`, `http_body_util::Full<Bytes>`, …), or supply your own with
+//! [`AuthLayer::rejection_response`].
+//!
+//! On success the [`Principal`] (public) or [`InternalCaller`] (internal) is in the request's
+//! extensions. On failure the response carries the [`Rejection`] in its extensions.
+
+mod rejection;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{HeaderMap, Request, Response, header};
+use tower::{Layer, Service};
+
+pub use self::rejection::{KEY_STORE_ERROR_BODY, Rejection, RejectionResponse, V1Errors, V2Errors};
+use crate::clock::{Clock, SystemClock};
+use crate::core::{Authorization, InternalToken, PublicToken};
+use crate::model::{InternalClient, Principal};
+use crate::store::KeyStore;
+
+/// How a layer authenticates: [`Public`] or [`Internal`]. Sealed.
+pub trait Scheme: Clone + Send + Sync + 'static + private::Sealed {
+    /// What a successful request carries in its extensions.
+    type Granted: Clone + Send + Sync + 'static;
+
+    /// Decides the request whose headers these are, at unix second `now`.
+    fn authorize<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        now: i64,
+    ) -> impl Future<Output = Result<Self::Granted, Rejection>> + Send + 'a;
+
+    /// Logs a success.
+    fn log_success<B>(&self, granted: &Self::Granted, request: &Request<B>);
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Public {}
+    impl Sealed for super::Internal {}
+}
+
+fn authorization(headers: &HeaderMap) -> Authorization<'_> {
+    Authorization::from_values(
+        headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .map(|v| v.as_bytes()),
+    )
+}
+
+/// Public routes: the token names a service, whose keys come from a [`KeyStore`].
+#[derive(Clone)]
+pub struct Public {
+    store: Arc<dyn KeyStore>,
+}
+
+impl fmt::Debug for Public {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Public").finish_non_exhaustive()
+    }
+}
+
+impl Scheme for Public {
+    type Granted = Principal;
+
+    async fn authorize(&self, headers: &HeaderMap, now: i64) -> Result<Principal, Rejection> {
+        let authorization = authorization(headers);
+        let token = PublicToken::parse(&authorization)?;
+        let service = self
+            .store
+            .service(token.service_id())
+            .await
+            .map_err(|e| Rejection::KeyStore(Arc::new(e)))?;
+        Ok(token.authorize(service.as_deref(), now)?)
+    }
+
+    fn log_success<B>(&self, p: &Principal, request: &Request<B>) {
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let user_agent = user_agent.as_deref().unwrap_or("");
+        let path = request.uri().path();
+        tracing::info!(
+            service_id = %p.service_id,
+            api_key_id = %p.api_key_id,
+            key_type = %p.key_type,
+            user_agent,
+            path,
+            "API authorised for service {} with api key {}, using issuer {} for URL: {}",
+            p.service_id,
+            p.api_key_id,
+            user_agent,
+            path,
+        );
+    }
+}
+
+/// Internal routes: the token's `iss` must be one client id, signed with one of its secrets.
+#[derive(Clone, Debug)]
+pub struct Internal {
+    client: Arc<InternalClient>,
+    caller: InternalCaller,
+}
+
+/// The internal client a request to an internal route was authenticated as.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InternalCaller {
+    client_id: Arc<str>,
+}
+
+impl InternalCaller {
+    /// The client id (the token's `iss`).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+}
+
+impl Scheme for Internal {
+    type Granted = InternalCaller;
+
+    async fn authorize(&self, headers: &HeaderMap, now: i64) -> Result<InternalCaller, Rejection> {
+        let authorization = authorization(headers);
+        let token = InternalToken::parse(&authorization, self.client.id())?;
+        token.authorize(self.client.secrets(), now)?;
+        Ok(self.caller.clone())
+    }
+
+    fn log_success<B>(&self, caller: &InternalCaller, request: &Request<B>) {
+        tracing::info!(
+            client_id = caller.client_id(),
+            path = request.uri().path(),
+            "internal client authorised"
+        );
+    }
+}
+
+/// The layer. Use it through its two names, [`NotifyAuthLayer`] and [`InternalAuthLayer`].
+#[derive(Clone)]
+pub struct AuthLayer<A, R> {
+    scheme: A,
+    clock: Arc<dyn Clock>,
+    rejection: R,
+}
+
+/// Authenticates public routes as Notify's API does, with keys from a [`KeyStore`].
+pub type NotifyAuthLayer<R = V2Errors> = AuthLayer<Public, R>;
+
+/// Authenticates internal routes for one client id and its secrets (Notify's admin routes).
+pub type InternalAuthLayer<R = V1Errors> = AuthLayer<Internal, R>;
+
+/// The service made by [`NotifyAuthLayer`].
+pub type NotifyAuth<S, R = V2Errors> = Auth<S, Public, R>;
+
+/// The service made by [`InternalAuthLayer`].
+pub type InternalAuth<S, R = V1Errors> = Auth<S, Internal, R>;
+
+impl AuthLayer<Public, V2Errors> {
+    /// Public-route authentication over `store` (any [`KeyStore`], `Arc<dyn KeyStore>`
+    /// included), with the system clock and Notify's v2 error bodies.
+    pub fn new(store: impl KeyStore) -> Self {
+        AuthLayer {
+            scheme: Public {
+                store: Arc::new(store),
+            },
+            clock: Arc::new(SystemClock),
+            rejection: V2Errors,
+        }
+    }
+}
+
+impl AuthLayer<Internal, V1Errors> {
+    /// Internal-route authentication for `client`, with the system clock and Notify's v1
+    /// error bodies.
+    pub fn new(client: InternalClient) -> Self {
+        let caller = InternalCaller {
+            client_id: Arc::from(client.id()),
+        };
+        AuthLayer {
+            scheme: Internal {
+                client: Arc::new(client),
+                caller,
+            },
+            clock: Arc::new(SystemClock),
+            rejection: V1Errors,
+        }
+    }
+}
+
+impl<A, R> AuthLayer<A, R> {
+    /// Reads the time from `clock` instead of the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Answers rejections with `rejection` instead of Notify's JSON bodies.
+    pub fn rejection_response<R2>(self, rejection: R2) -> AuthLayer<A, R2> {
+        AuthLayer {
+            scheme: self.scheme,
+            clock: self.clock,
+            rejection,
+        }
+    }
+}
+
+impl<A: fmt::Debug, R: fmt::Debug> fmt::Debug for AuthLayer<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("scheme", &self.scheme)
+            .field("rejection", &self.rejection)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, A: Clone, R: Clone> Layer<S> for AuthLayer<A, R> {
+    type Service = Auth<S, A, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The middleware service. Use it through its two names, [`NotifyAuth`] and [`InternalAuth`].
+#[derive(Clone)]
+pub struct Auth<S, A, R> {
+    inner: S,
+    layer: AuthLayer<A, R>,
+}
+
+impl<S: fmt::Debug, A: fmt::Debug, R: fmt::Debug> fmt::Debug for Auth<S, A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+type Authorizing<ReqBody, Res> =
+    Pin<Box<dyn Future<Output = Result<Request<ReqBody>, Res>> + Send + 'static>>;
+
+impl<S, A, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, A, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    A: Scheme,
+    R: RejectionResponse<ResBody> + Clone + Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The window is measured from the request's arrival, not from after the key lookup.
+        let now = self.layer.clock.now();
+        let scheme = self.layer.scheme.clone();
+        let mut rejection_response = self.layer.rejection.clone();
+        let authorize: Authorizing<ReqBody, Response<ResBody>> = Box::pin(async move {
+            match scheme.authorize(request.headers(), now).await {
+                Ok(granted) => {
+                    scheme.log_success(&granted, &request);
+                    request.extensions_mut().insert(granted);
+                    Ok(request)
+                }
+                Err(rejection) => {
+                    log_rejection(&rejection);
+                    let mut response = rejection_response.response(&rejection);
+                    response.extensions_mut().insert(rejection);
+                    Err(response)
+                }
+            }
+        });
+        // The inner service was driven to readiness by `poll_ready`: keep that one, leave
+        // a fresh clone in its place (see tower's "be careful when cloning inner services").
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture {
+            state: State::Authorize { authorize },
+            service,
+        }
+    }
+}
+
+fn log_rejection(rejection: &Rejection) {
+    match rejection {
+        Rejection::Auth(e) => tracing::info!(
+            status = e.status(),
+            kind = ?e.kind(),
+            service_id = e.service_id().map(tracing::field::display),
+            api_key_id = e.api_key_id().map(tracing::field::display),
+            "API request rejected: {}",
+            e.message()
+        ),
+        Rejection::KeyStore(e) => {
+            tracing::error!(error = %e, "API request failed: the key store could not answer")
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`NotifyAuth`] and [`InternalAuth`]: authenticate, then the inner
+    /// service's future.
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S::Future, ReqBody, S::Response>,
+        service: S,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, ReqBody, Res> {
+        Authorize { authorize: Authorizing<ReqBody, Res> },
+        Inner { #[pin] future: F },
+    }
+}
+
+impl<S, ReqBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Authorize { authorize } => match ready!(authorize.as_mut().poll(cx)) {
+                    Ok(request) => {
+                        let future = this.service.call(request);
+                        this.state.set(State::Inner { future });
+                    }
+                    Err(response) => return Poll::Ready(Ok(response)),
+                },
+                StateProj::Inner { future } => return future.poll(cx),
+            }
+        }
+    }
+}
+
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

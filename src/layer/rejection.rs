@@ -1,0 +1,115 @@
+//! What a rejected request is answered with, and how to answer differently.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::error::AuthError;
+use crate::store::KeyStoreError;
+
+/// The body of the 500 answered when the key store fails (a newline ends it).
+pub const KEY_STORE_ERROR_BODY: &str = "{\"errors\":[{\"error\":\"KeyStoreError\",\"message\":\"Internal server error\"}],\"status_code\":500}\n";
+
+/// Why the layer did not let a request through. The layer puts it in the response's
+/// extensions, so outer middleware can see it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The contract's answer: 401 or 403 with an exact message.
+    Auth(AuthError),
+    /// The key store failed: 500. The cause is logged, never sent.
+    KeyStore(Arc<KeyStoreError>),
+}
+
+impl Rejection {
+    /// The HTTP status of the default answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::Auth(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
+            Rejection::KeyStore(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The authentication error, if this is one.
+    pub fn auth_error(&self) -> Option<&AuthError> {
+        match self {
+            Rejection::Auth(e) => Some(e),
+            Rejection::KeyStore(_) => None,
+        }
+    }
+}
+
+impl From<AuthError> for Rejection {
+    fn from(e: AuthError) -> Self {
+        Rejection::Auth(e)
+    }
+}
+
+/// Turns a [`Rejection`] into a response. Implemented by [`V2Errors`] (public routes, the
+/// default), [`V1Errors`] (internal routes), and by any `FnMut(&Rejection) -> Response<B>`
+/// closure that is `Clone + Send + 'static`:
+///
+/// ```
+/// use http::{Response, StatusCode};
+/// use notify_auth::{MemoryStore, NotifyAuthLayer, Rejection};
+///
+/// let layer = NotifyAuthLayer::new(MemoryStore::default()).rejection_response(
+///     |rejection: &Rejection| {
+///         let mut response = Response::new(String::from("go away"));
+///         *response.status_mut() = rejection.status();
+///         response
+///     },
+/// );
+/// # let _ = layer;
+/// ```
+pub trait RejectionResponse<B> {
+    /// The response for `rejection`.
+    fn response(&mut self, rejection: &Rejection) -> Response<B>;
+}
+
+impl<B, F> RejectionResponse<B> for F
+where
+    F: FnMut(&Rejection) -> Response<B>,
+{
+    fn response(&mut self, rejection: &Rejection) -> Response<B> {
+        self(rejection)
+    }
+}
+
+/// Notify's public-route answers: `{"errors":[{"error":"AuthError","message":…}],"status_code":…}`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct V2Errors;
+
+/// Notify's internal-route answers: `{"message":{"token":[…]},"result":"error"}`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct V1Errors;
+
+impl<B: From<Bytes>> RejectionResponse<B> for V2Errors {
+    fn response(&mut self, rejection: &Rejection) -> Response<B> {
+        json_response(rejection, AuthError::v2_body)
+    }
+}
+
+impl<B: From<Bytes>> RejectionResponse<B> for V1Errors {
+    fn response(&mut self, rejection: &Rejection) -> Response<B> {
+        json_response(rejection, AuthError::v1_body)
+    }
+}
+
+fn json_response<B: From<Bytes>>(
+    rejection: &Rejection,
+    body: fn(&AuthError) -> String,
+) -> Response<B> {
+    let bytes = match rejection {
+        Rejection::Auth(e) => Bytes::from(body(e)),
+        Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
+    };
+    let mut response = Response::new(B::from(bytes));
+    *response.status_mut() = rejection.status();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,64 @@
+//! Authenticate API requests exactly as GOV.UK Notify's API does, as a tower layer.
+//!
+//! Notify's clients send `Authorization: Bearer <JWT>`: an HS256 token whose `iss` is a
+//! service id and whose `iat` is within 30 seconds of the server's clock. This crate looks up
+//! that service's API keys in a [`KeyStore`] you provide, tries each secret, and answers
+//! failures with Notify's exact status codes and bodies.
+//!
+//! ```
+//! use axum::{Json, Router, routing::any};
+//! use notify_auth::{ApiKey, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service};
+//! use uuid::Uuid;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = MemoryStore::builder()
+//!     .service(Service::new(Uuid::new_v4(), true).with_key(ApiKey::new(
+//!         Uuid::new_v4(),
+//!         Secret::new("3d844edf-8d35-48ac-975b-e847b4f122b0"),
+//!         KeyType::Normal,
+//!     )))
+//!     .build()?;
+//!
+//! async fn handler(principal: Principal) -> Json<Principal> {
+//!     Json(principal)
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/v2/{*rest}", any(handler))
+//!     .layer(NotifyAuthLayer::new(store));
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The pieces:
+//! - [`core`]: the decision itself, plain synchronous code (sans-IO).
+//! - [`NotifyAuthLayer`] / [`InternalAuthLayer`]: the tower middleware.
+//! - [`KeyStore`] and the built-in [`MemoryStore`] (in code or from a JSON key file).
+//! - [`token`]: minting tokens and reading combined API keys, for clients and tests.
+//! - `axum` (feature): [`Principal`] as an extractor.
+//!
+//! The behaviour contract is `notify-auth.md` in the project's shared specification; the few
+//! places where this crate may answer differently from Notify are its §9.
+
+#![deny(missing_docs, unsafe_code)]
+
+#[cfg(feature = "axum")]
+pub mod axum;
+pub mod clock;
+pub mod core;
+pub mod error;
+pub mod layer;
+pub mod model;
+pub mod store;
+#[cfg(any(feature = "rust-crypto", feature = "aws-lc-rs"))]
+pub mod token;
+
+pub use crate::clock::{Clock, SystemClock};
+pub use crate::error::{AuthError, ErrorKind, InvalidReason};
+pub use crate::layer::{
+    InternalAuth, InternalAuthLayer, InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection,
+    RejectionResponse, ResponseFuture, V1Errors, V2Errors,
+};
+pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
+pub use crate::store::{KeyStore, KeyStoreError, LoadError, MemoryStore};

@@ -1,0 +1,299 @@
+//! The data model: services, API keys, secrets and the authenticated principal.
+
+use std::fmt;
+use std::str::FromStr;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// How long Notify keeps showing a revoked key (contract §5).
+const REVOKED_KEY_VISIBILITY_SECS: i64 = 7 * 24 * 60 * 60;
+const SECS_PER_DAY: i64 = 24 * 60 * 60;
+
+/// An API key's secret: the HMAC-SHA256 key a client signs its tokens with.
+///
+/// The text is zeroized when the value is dropped, and neither `Debug` nor any other
+/// formatting shows it. The HMAC state derived from it (the hashed inner and outer pads) is
+/// computed once, when the secret is created, so verifying a token costs only the hashing of
+/// the token itself.
+#[derive(Clone)]
+pub struct Secret {
+    text: Zeroizing<String>,
+    mac: Hmac<Sha256>,
+}
+
+impl Secret {
+    /// Wraps a secret's text (in Notify, a UUID string; any UTF-8 text is accepted).
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = Zeroizing::new(text.into());
+        let mac = Hmac::<Sha256>::new_from_slice(text.as_bytes())
+            .expect("HMAC-SHA256 accepts keys of any length");
+        Secret { text, mac }
+    }
+
+    /// The secret's text. Handle with care: it must never be logged.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// Checks `signature` against HMAC-SHA256(secret, `message`) in constant time.
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(message);
+        mac.verify_slice(signature).is_ok()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl PartialEq for Secret {
+    /// Compares the secrets' text in constant time.
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.text.as_bytes().ct_eq(other.text.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
+
+/// What an API key may do, in Notify's terms. Authentication treats all three alike; the
+/// application decides what each may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    /// A live key: sends to anyone.
+    Normal,
+    /// Sends only to the service's team and guest list.
+    Team,
+    /// Simulated sending only.
+    Test,
+}
+
+impl KeyType {
+    /// The name Notify uses: `normal`, `team` or `test`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Normal => "normal",
+            KeyType::Team => "team",
+            KeyType::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a key type name other than `normal`, `team` or `test`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown key type {0:?} (expected \"normal\", \"team\" or \"test\")")]
+pub struct UnknownKeyType(pub String);
+
+impl FromStr for KeyType {
+    type Err = UnknownKeyType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "normal" => Ok(KeyType::Normal),
+            "team" => Ok(KeyType::Team),
+            "test" => Ok(KeyType::Test),
+            other => Err(UnknownKeyType(other.to_owned())),
+        }
+    }
+}
+
+/// One API key of a service.
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    id: Uuid,
+    secret: Secret,
+    key_type: KeyType,
+    expiry_date: Option<OffsetDateTime>,
+    /// Unix second from which a revoked key is no longer listed (contract §5).
+    hidden_from: Option<i64>,
+}
+
+impl ApiKey {
+    /// A key that has not been revoked.
+    pub fn new(id: Uuid, secret: Secret, key_type: KeyType) -> Self {
+        ApiKey {
+            id,
+            secret,
+            key_type,
+            expiry_date: None,
+            hidden_from: None,
+        }
+    }
+
+    /// Marks the key as revoked at `expiry_date` (Notify's `expiry_date` column).
+    ///
+    /// A revoked key is still listed for a while, so a token signed with it is answered
+    /// "API key revoked"; after that it is invisible, exactly as in Notify: the key stays
+    /// listed while the UTC calendar date of `expiry_date`, taken at midnight, is later than
+    /// seven days before now.
+    pub fn revoked_at(mut self, expiry_date: OffsetDateTime) -> Self {
+        let utc = expiry_date.to_offset(time::UtcOffset::UTC);
+        let midnight = utc.unix_timestamp().div_euclid(SECS_PER_DAY) * SECS_PER_DAY;
+        self.expiry_date = Some(utc);
+        self.hidden_from = Some(midnight.saturating_add(REVOKED_KEY_VISIBILITY_SECS));
+        self
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The key's secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The key's type.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// When the key was revoked, if it was.
+    pub fn expiry_date(&self) -> Option<OffsetDateTime> {
+        self.expiry_date
+    }
+
+    /// Whether Notify would list this key at unix second `now`: active keys always, revoked
+    /// keys for about seven days (see [`ApiKey::revoked_at`]).
+    pub fn is_visible_at(&self, now: i64) -> bool {
+        self.hidden_from.is_none_or(|hidden_from| now < hidden_from)
+    }
+}
+
+/// A service and its API keys, as a [`KeyStore`](crate::KeyStore) returns it.
+#[derive(Clone, Debug)]
+pub struct Service {
+    id: Uuid,
+    active: bool,
+    api_keys: Vec<ApiKey>,
+}
+
+impl Service {
+    /// A service with no keys yet. An inactive service is one Notify calls archived.
+    pub fn new(id: Uuid, active: bool) -> Self {
+        Service {
+            id,
+            active,
+            api_keys: Vec::new(),
+        }
+    }
+
+    /// Adds a key.
+    pub fn with_key(mut self, key: ApiKey) -> Self {
+        self.api_keys.push(key);
+        self
+    }
+
+    /// The service's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Whether the service is active (not archived).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// All of the service's keys, revoked ones included.
+    pub fn api_keys(&self) -> &[ApiKey] {
+        &self.api_keys
+    }
+}
+
+/// Who a request was authenticated as: handed to handlers in the request extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Principal {
+    /// The service the token's `iss` names (canonical UUID).
+    pub service_id: Uuid,
+    /// The API key whose secret signed the token.
+    pub api_key_id: Uuid,
+    /// That key's type; the application decides what each type may do.
+    pub key_type: KeyType,
+}
+
+/// An internal client (such as Notify's admin app, `notify-admin`) and its secrets.
+///
+/// Internal routes accept tokens whose `iss` is exactly this client id, signed with any of
+/// its secrets (several, so they can be rotated).
+#[derive(Clone, Debug)]
+pub struct InternalClient {
+    id: String,
+    secrets: Vec<Secret>,
+}
+
+impl InternalClient {
+    /// A client id and its secrets.
+    pub fn new(id: impl Into<String>, secrets: impl IntoIterator<Item = Secret>) -> Self {
+        InternalClient {
+            id: id.into(),
+            secrets: secrets.into_iter().collect(),
+        }
+    }
+
+    /// The client id expected in `iss`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The client's secrets.
+    pub fn secrets(&self) -> &[Secret] {
+        &self.secrets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let secret = Secret::new("very-secret-value");
+        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+        let key = ApiKey::new(Uuid::nil(), secret, KeyType::Normal);
+        assert!(!format!("{key:?}").contains("very-secret-value"));
+        let client = InternalClient::new("notify-admin", [Secret::new("s1-hidden")]);
+        assert!(!format!("{client:?}").contains("s1-hidden"));
+    }
+
+    #[test]
+    fn revoked_keys_are_visible_until_midnight_of_expiry_plus_seven_days() {
+        // Revoked on 2026-01-10 at 15:00 UTC: listed until 2026-01-17 00:00 UTC exclusive.
+        let key = ApiKey::new(Uuid::nil(), Secret::new("s"), KeyType::Normal)
+            .revoked_at(datetime!(2026-01-10 15:00 UTC));
+        let hidden_from = datetime!(2026-01-17 00:00 UTC).unix_timestamp();
+        assert!(key.is_visible_at(hidden_from - 1));
+        assert!(!key.is_visible_at(hidden_from));
+        // An offset is converted to UTC before taking the date.
+        let key = ApiKey::new(Uuid::nil(), Secret::new("s"), KeyType::Normal)
+            .revoked_at(datetime!(2026-01-11 01:00 +02:00));
+        assert!(!key.is_visible_at(hidden_from));
+        assert!(ApiKey::new(Uuid::nil(), Secret::new("s"), KeyType::Test).is_visible_at(i64::MAX));
+    }
+
+    #[test]
+    fn key_type_names_round_trip() {
+        for kt in [KeyType::Normal, KeyType::Team, KeyType::Test] {
+            assert_eq!(kt.as_str().parse::<KeyType>(), Ok(kt));
+        }
+        assert_eq!(
+            "live".parse::<KeyType>().unwrap_err().to_string(),
+            "unknown key type \"live\" (expected \"normal\", \"team\" or \"test\")"
+        );
+    }
+}

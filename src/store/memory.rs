@@ -1,0 +1,277 @@
+//! The embedded key store: everything in memory, built in code or loaded from a JSON file.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{KeyStore, KeyStoreError};
+use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
+
+/// An in-memory [`KeyStore`], and the internal clients of the same key file.
+///
+/// Build one in code:
+///
+/// ```
+/// use notify_auth::{ApiKey, InternalClient, KeyType, MemoryStore, Secret, Service};
+/// use uuid::Uuid;
+///
+/// let service_id = Uuid::new_v4();
+/// let store = MemoryStore::builder()
+///     .service(
+///         Service::new(service_id, true)
+///             .with_key(ApiKey::new(Uuid::new_v4(), Secret::new("secret"), KeyType::Normal)),
+///     )
+///     .internal_client(InternalClient::new("notify-admin", [Secret::new("s1")]))
+///     .build()?;
+/// assert!(store.get(service_id).is_some());
+/// assert!(store.internal_client("notify-admin").is_some());
+/// # Ok::<(), notify_auth::LoadError>(())
+/// ```
+///
+/// or load one from a key file ([`MemoryStore::from_json_file`]):
+///
+/// ```json
+/// {
+///   "services": [
+///     {"id": "<uuid>", "active": true, "api_keys": [
+///       {"id": "<uuid>", "secret": "<string>", "key_type": "normal", "expiry_date": null}
+///     ]}
+///   ],
+///   "internal_clients": {"notify-admin": ["<secret>", "<secret>"]}
+/// }
+/// ```
+///
+/// `key_type` is `normal`, `team` or `test`; `expiry_date` is `null` (or absent) for an
+/// active key, or the RFC 3339 time the key was revoked. `internal_clients` may be absent.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    services: HashMap<Uuid, Arc<Service>>,
+    internal_clients: HashMap<String, InternalClient>,
+}
+
+impl MemoryStore {
+    /// Starts an empty store.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder::default()
+    }
+
+    /// The service with this id.
+    pub fn get(&self, id: Uuid) -> Option<&Arc<Service>> {
+        self.services.get(&id)
+    }
+
+    /// The internal client with this id.
+    pub fn internal_client(&self, id: &str) -> Option<&InternalClient> {
+        self.internal_clients.get(id)
+    }
+
+    /// The number of services.
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Whether there are no services.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
+    /// Loads a key file (format above). The error names the file and what is wrong, with the
+    /// line and column for malformed JSON.
+    pub fn from_json_file(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+            origin: path.to_owned(),
+            problem: Problem::Io(e.to_string()),
+        })?;
+        Self::from_json_str(&Zeroizing::new(text), path)
+    }
+
+    /// Loads key-file text; `origin` names it in errors.
+    pub fn from_json_str(json: &str, origin: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let origin = origin.as_ref();
+        let err = |problem| LoadError {
+            origin: origin.to_owned(),
+            problem,
+        };
+        let file: KeyFile = serde_json::from_str(json).map_err(|e| {
+            let text = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+            err(Problem::Json {
+                line: e.line(),
+                column: e.column(),
+                message,
+            })
+        })?;
+        let mut builder = MemoryStore::builder();
+        for (s, service) in file.services.into_iter().enumerate() {
+            let mut record = Service::new(service.id, service.active);
+            for (k, key) in service.api_keys.into_iter().enumerate() {
+                if key.secret.is_empty() {
+                    return Err(err(Problem::Invalid(format!(
+                        "services[{s}].api_keys[{k}]: the secret is empty"
+                    ))));
+                }
+                let mut api_key =
+                    ApiKey::new(key.id, Secret::new(key.secret.as_str()), key.key_type);
+                if let Some(expiry_date) = key.expiry_date {
+                    api_key = api_key.revoked_at(expiry_date);
+                }
+                record = record.with_key(api_key);
+            }
+            builder = builder.service(record);
+        }
+        for (id, secrets) in file.internal_clients {
+            if secrets.iter().any(|s| s.is_empty()) {
+                return Err(err(Problem::Invalid(format!(
+                    "internal_clients.{id}: a secret is empty"
+                ))));
+            }
+            let secrets = secrets.iter().map(|s| Secret::new(s.as_str()));
+            builder = builder.internal_client(InternalClient::new(id, secrets));
+        }
+        builder.build().map_err(|e| err(e.problem))
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("services", &self.services.len())
+            .field("internal_clients", &self.internal_clients.keys())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyStore for MemoryStore {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        Ok(self.services.get(&id).cloned())
+    }
+}
+
+/// Builds a [`MemoryStore`] in code.
+#[derive(Default)]
+pub struct MemoryStoreBuilder {
+    services: Vec<Service>,
+    internal_clients: Vec<InternalClient>,
+}
+
+impl MemoryStoreBuilder {
+    /// Adds a service.
+    pub fn service(mut self, service: Service) -> Self {
+        self.services.push(service);
+        self
+    }
+
+    /// Adds an internal client.
+    pub fn internal_client(mut self, client: InternalClient) -> Self {
+        self.internal_clients.push(client);
+        self
+    }
+
+    /// Checks that service ids, key ids and client ids are unique, and builds the store.
+    pub fn build(self) -> Result<MemoryStore, LoadError> {
+        let err = |message: String| LoadError {
+            origin: PathBuf::from("<builder>"),
+            problem: Problem::Invalid(message),
+        };
+        let mut key_ids = HashSet::new();
+        let mut services = HashMap::with_capacity(self.services.len());
+        for service in self.services {
+            for key in service.api_keys() {
+                if !key_ids.insert(key.id()) {
+                    return Err(err(format!("API key id {} appears twice", key.id())));
+                }
+            }
+            let id = service.id();
+            if services.insert(id, Arc::new(service)).is_some() {
+                return Err(err(format!("service id {id} appears twice")));
+            }
+        }
+        let mut internal_clients = HashMap::with_capacity(self.internal_clients.len());
+        for client in self.internal_clients {
+            if client.id().is_empty() {
+                return Err(err("an internal client id is empty".to_owned()));
+            }
+            let id = client.id().to_owned();
+            if internal_clients.insert(id.clone(), client).is_some() {
+                return Err(err(format!("internal client {id:?} appears twice")));
+            }
+        }
+        Ok(MemoryStore {
+            services,
+            internal_clients,
+        })
+    }
+}
+
+/// A key file or builder that could not be loaded: says where and what is wrong, and never
+/// quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {problem}", origin.display())]
+pub struct LoadError {
+    origin: PathBuf,
+    problem: Problem,
+}
+
+impl LoadError {
+    /// The file (or `<builder>`) the error is about.
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+
+    /// For malformed JSON, the line and column (both from 1).
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self.problem {
+            Problem::Json { line, column, .. } => Some((line, column)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Problem {
+    #[error("cannot read the file: {0}")]
+    Io(String),
+    #[error("line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    services: Vec<FileService>,
+    #[serde(default)]
+    internal_clients: BTreeMap<String, Vec<Zeroizing<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileService {
+    id: Uuid,
+    active: bool,
+    api_keys: Vec<FileKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKey {
+    id: Uuid,
+    secret: Zeroizing<String>,
+    key_type: KeyType,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expiry_date: Option<OffsetDateTime>,
+}

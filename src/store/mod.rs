@@ -1,0 +1,85 @@
+//! Where services and their keys come from: the [`KeyStore`] trait and the built-in
+//! [`MemoryStore`].
+//!
+//! # Implementing a key store
+//!
+//! A store answers one question: the record of the service with this id, if there is one.
+//! Return every key the service has, revoked ones included with their expiry date: the core
+//! applies Notify's seven-day visibility rule itself, the same way for every store. Report
+//! failures (a database that is down) as a [`KeyStoreError`]: the layer answers 500 with a
+//! fixed body and logs the cause, so the details never reach the client.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Arc;
+//!
+//! use notify_auth::{ApiKey, KeyStore, KeyStoreError, KeyType, Secret, Service};
+//! use uuid::Uuid;
+//!
+//! /// Keys kept by some other system, reached through a client of yours.
+//! struct MyStore {
+//!     rows: HashMap<Uuid, Vec<(Uuid, String)>>,
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl KeyStore for MyStore {
+//!     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+//!         let Some(rows) = self.rows.get(&id) else {
+//!             return Ok(None);
+//!         };
+//!         let service = rows.iter().fold(Service::new(id, true), |service, (key_id, secret)| {
+//!             service.with_key(ApiKey::new(*key_id, Secret::new(secret.as_str()), KeyType::Normal))
+//!         });
+//!         Ok(Some(Arc::new(service)))
+//!     }
+//! }
+//!
+//! // Object-safe: layers take any store, boxed or not.
+//! let store: Arc<dyn KeyStore> = Arc::new(MyStore { rows: HashMap::new() });
+//! let layer = notify_auth::NotifyAuthLayer::new(store);
+//! # let _ = layer;
+//! ```
+
+mod memory;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::model::Service;
+
+pub use self::memory::{LoadError, MemoryStore, MemoryStoreBuilder};
+
+/// A source of services and their API keys.
+///
+/// Implementations must be cheap to share (`Send + Sync + 'static`); the layer holds one in an
+/// `Arc` and calls it once per request that gets past the token's parsing.
+#[async_trait::async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// The service with this id and all of its keys, `Ok(None)` if there is none, or an
+    /// error if the store could not be read.
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError>;
+}
+
+#[async_trait::async_trait]
+impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        (**self).service(id).await
+    }
+}
+
+/// A key store that could not answer. Its text is logged, never sent to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("key store error: {source}")]
+pub struct KeyStoreError {
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl KeyStoreError {
+    /// Wraps the cause.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        KeyStoreError {
+            source: source.into(),
+        }
+    }
+}
