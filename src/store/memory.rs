@@ -119,7 +119,7 @@ impl MemoryStore {
                     ))));
                 }
                 let mut api_key =
-                    ApiKey::new(key.id, Secret::new(key.secret.as_str()), key.key_type);
+                    ApiKey::new(key.id, Secret::new(&*key.secret), key.key_type);
                 if let Some(expiry_date) = key.expiry_date {
                     api_key = api_key.revoked_at(expiry_date);
                 }
@@ -133,7 +133,7 @@ impl MemoryStore {
                     "internal_clients.{id}: a secret is empty"
                 ))));
             }
-            let secrets = secrets.iter().map(|s| Secret::new(s.as_str()));
+            let secrets = secrets.iter().map(|s| Secret::new(&**s));
             builder = builder.internal_client(InternalClient::new(id, secrets));
         }
         builder.build().map_err(|e| err(e.problem))
@@ -255,7 +255,7 @@ enum Problem {
 struct KeyFile {
     services: Vec<FileService>,
     #[serde(default)]
-    internal_clients: BTreeMap<String, Vec<Zeroizing<String>>>,
+    internal_clients: BTreeMap<String, Vec<SecretText>>,
 }
 
 #[derive(Deserialize)]
@@ -270,8 +270,56 @@ struct FileService {
 #[serde(deny_unknown_fields)]
 struct FileKey {
     id: Uuid,
-    secret: Zeroizing<String>,
+    secret: SecretText,
     key_type: KeyType,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "rfc3339_or_null")]
     expiry_date: Option<OffsetDateTime>,
+}
+
+/// A secret in the key file: read as a string, and never quoted in an error (serde's own
+/// "invalid type" errors would print a mistyped secret).
+struct SecretText(Zeroizing<String>);
+
+impl std::ops::Deref for SecretText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SecretText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a secret string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretText, E> {
+                Ok(SecretText(Zeroizing::new(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SecretText, E> {
+                Ok(SecretText(Zeroizing::new(v)))
+            }
+        }
+        d.deserialize_string(V).map_err(|_: D::Error| {
+            serde::de::Error::custom("a secret must be a string (its value is not shown)")
+        })
+    }
+}
+
+fn rfc3339_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+        .map(Some)
+        .map_err(|e| {
+            serde::de::Error::custom(format_args!(
+                "expiry_date {text:?} is not an RFC 3339 timestamp such as \"2026-11-22T10:00:00Z\" ({e})"
+            ))
+        })
 }
