@@ -12,8 +12,8 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = MemoryStore::builder()
-//!     .service(Service::new(Uuid::new_v4(), true).with_key(ApiKey::new(
-//!         Uuid::new_v4(),
+//!     .service(Service::new(Uuid::from_u128(1), true).with_key(ApiKey::new(
+//!         Uuid::from_u128(2),
 //!         Secret::new("3d844edf-8d35-48ac-975b-e847b4f122b0"),
 //!         KeyType::Normal,
 //!     )))
@@ -62,3 +62,8 @@ pub use crate::layer::{
 };
 pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
 pub use crate::store::{KeyStore, KeyStoreError, LoadError, MemoryStore};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -73,64 +73,203 @@ async fn cases_md_rows() {
         ("Bearer and a space", "Bearer ".into(), Err(401, M2)),
         ("tab", format!("Bearer\t{valid}"), Err(401, M2)),
         ("Bearer 1234", "Bearer 1234".into(), Err(403, GENERAL)),
-        ("two segments", bearer(&format!("{header_b64}.{payload_b64}")), Err(403, GENERAL)),
-        ("four segments", bearer(&format!("{valid}.{payload_b64}")), Err(403, GENERAL)),
-        ("header not JSON", bearer(&jwt("not json", &claims(&s, NOW), K1_SECRET)), Err(403, GENERAL)),
-        ("header a JSON array", bearer(&jwt("[1]", &claims(&s, NOW), K1_SECRET)), Err(403, GENERAL)),
-        ("payload not JSON", bearer(&jwt(HEADER, "not json", K1_SECRET)), Err(403, GENERAL)),
-        ("payload a JSON array", bearer(&jwt(HEADER, "[]", K1_SECRET)), Err(403, GENERAL)),
-        ("no iss", with_claims(&format!(r#"{{"iat":{NOW}}}"#)), Err(403, M3)),
-        ("iss not a UUID", iss_claims(r#""not-a-valid-id""#), Err(403, M6)),
+        (
+            "two segments",
+            bearer(&format!("{header_b64}.{payload_b64}")),
+            Err(403, GENERAL),
+        ),
+        (
+            "four segments",
+            bearer(&format!("{valid}.{payload_b64}")),
+            Err(403, GENERAL),
+        ),
+        (
+            "header not JSON",
+            bearer(&jwt("not json", &claims(&s, NOW), K1_SECRET)),
+            Err(403, GENERAL),
+        ),
+        (
+            "header a JSON array",
+            bearer(&jwt("[1]", &claims(&s, NOW), K1_SECRET)),
+            Err(403, GENERAL),
+        ),
+        (
+            "payload not JSON",
+            bearer(&jwt(HEADER, "not json", K1_SECRET)),
+            Err(403, GENERAL),
+        ),
+        (
+            "payload a JSON array",
+            bearer(&jwt(HEADER, "[]", K1_SECRET)),
+            Err(403, GENERAL),
+        ),
+        (
+            "no iss",
+            with_claims(&format!(r#"{{"iat":{NOW}}}"#)),
+            Err(403, M3),
+        ),
+        (
+            "iss not a UUID",
+            iss_claims(r#""not-a-valid-id""#),
+            Err(403, M6),
+        ),
         ("iss a number", iss_claims("1234"), Err(403, M6)),
         ("iss null", iss_claims("null"), Err(403, M6)),
-        ("iss upper case", iss_claims(&format!("\"{}\"", s.to_uppercase())), Ok(S, K1, "normal")),
-        ("iss without hyphens", iss_claims(&format!("\"{}\"", S.simple())), Ok(S, K1, "normal")),
-        ("iss in braces", iss_claims(&format!("\"{{{s}}}\"")), Ok(S, K1, "normal")),
-        ("iss urn", iss_claims(&format!("\"urn:uuid:{s}\"")), Ok(S, K1, "normal")),
-        ("unknown service", bearer(&token(Uuid::from_u128(42), NOW, K1_SECRET)), Err(403, M7)),
+        (
+            "iss upper case",
+            iss_claims(&format!("\"{}\"", s.to_uppercase())),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "iss without hyphens",
+            iss_claims(&format!("\"{}\"", S.simple())),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "iss in braces",
+            iss_claims(&format!("\"{{{s}}}\"")),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "iss urn",
+            iss_claims(&format!("\"urn:uuid:{s}\"")),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "unknown service",
+            bearer(&token(Uuid::from_u128(42), NOW, K1_SECRET)),
+            Err(403, M7),
+        ),
         ("no keys", bearer(&token(E, NOW, K1_SECRET)), Err(403, M8)),
         ("archived", bearer(&token(A, NOW, KA_SECRET)), Err(403, M9)),
-        ("wrong secret", bearer(&token(S, NOW, WRONG_SECRET)), Err(403, M13)),
-        ("test key", bearer(&token(S, NOW, K2_SECRET)), Ok(S, K2, "test")),
-        ("revoked yesterday", bearer(&token(S, NOW, K3_SECRET)), Err(403, M12)),
-        ("HS512", with_header(r#"{"alg":"HS512","typ":"JWT"}"#), Err(403, M11)),
-        ("hs256", with_header(r#"{"alg":"hs256","typ":"JWT"}"#), Err(403, M11)),
-        ("alg empty", with_header(r#"{"alg":"","typ":"JWT"}"#), Err(403, M11)),
-        ("alg missing", with_header(r#"{"typ":"JWT"}"#), Err(403, M11)),
+        (
+            "wrong secret",
+            bearer(&token(S, NOW, WRONG_SECRET)),
+            Err(403, M13),
+        ),
+        (
+            "test key",
+            bearer(&token(S, NOW, K2_SECRET)),
+            Ok(S, K2, "test"),
+        ),
+        (
+            "revoked yesterday",
+            bearer(&token(S, NOW, K3_SECRET)),
+            Err(403, M12),
+        ),
+        (
+            "HS512",
+            with_header(r#"{"alg":"HS512","typ":"JWT"}"#),
+            Err(403, M11),
+        ),
+        (
+            "hs256",
+            with_header(r#"{"alg":"hs256","typ":"JWT"}"#),
+            Err(403, M11),
+        ),
+        (
+            "alg empty",
+            with_header(r#"{"alg":"","typ":"JWT"}"#),
+            Err(403, M11),
+        ),
+        (
+            "alg missing",
+            with_header(r#"{"typ":"JWT"}"#),
+            Err(403, M11),
+        ),
         (
             "alg none, empty signature",
-            bearer(&format!("{}.{payload_b64}.", b64(br#"{"alg":"none","typ":"JWT"}"#))),
+            bearer(&format!(
+                "{}.{payload_b64}.",
+                b64(br#"{"alg":"none","typ":"JWT"}"#)
+            )),
             Err(403, M11),
         ),
         (
             "HS512, wrong secret, an hour old",
-            bearer(&jwt(r#"{"alg":"HS512","typ":"JWT"}"#, &claims(&s, NOW - 3600), WRONG_SECRET)),
+            bearer(&jwt(
+                r#"{"alg":"HS512","typ":"JWT"}"#,
+                &claims(&s, NOW - 3600),
+                WRONG_SECRET,
+            )),
             Err(403, M11),
         ),
         (
             "HS512, unknown service",
-            bearer(&jwt(r#"{"alg":"HS512"}"#, &claims(&Uuid::from_u128(7).to_string(), NOW), K1_SECRET)),
+            bearer(&jwt(
+                r#"{"alg":"HS512"}"#,
+                &claims(&Uuid::from_u128(7).to_string(), NOW),
+                K1_SECRET,
+            )),
             Err(403, M7),
         ),
-        ("typ missing", with_header(r#"{"alg":"HS256"}"#), Ok(S, K1, "normal")),
-        ("typ XYZ", with_header(r#"{"alg":"HS256","typ":"XYZ"}"#), Ok(S, K1, "normal")),
-        ("iat now-30", bearer(&token(S, NOW - 30, K1_SECRET)), Ok(S, K1, "normal")),
-        ("iat now+30", bearer(&token(S, NOW + 30, K1_SECRET)), Ok(S, K1, "normal")),
-        ("iat now-31", bearer(&token(S, NOW - 31, K1_SECRET)), Err(403, CLOCK)),
-        ("iat now+31", bearer(&token(S, NOW + 31, K1_SECRET)), Err(403, CLOCK)),
-        ("iat now-60 with revoked key", bearer(&token(S, NOW - 60, K3_SECRET)), Err(403, CLOCK)),
-        ("iat an hour old, wrong secret", bearer(&token(S, NOW - 3600, WRONG_SECRET)), Err(403, M13)),
-        ("iat missing", with_claims(&format!(r#"{{"iss":"{s}"}}"#)), Err(403, M13)),
-        ("iat abc", with_claims(&format!(r#"{{"iss":"{s}","iat":"abc"}}"#)), Err(403, CLOCK)),
-        ("iat a float", with_claims(&format!(r#"{{"iss":"{s}","iat":{NOW}.75}}"#)), Ok(S, K1, "normal")),
+        (
+            "typ missing",
+            with_header(r#"{"alg":"HS256"}"#),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "typ XYZ",
+            with_header(r#"{"alg":"HS256","typ":"XYZ"}"#),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "iat now-30",
+            bearer(&token(S, NOW - 30, K1_SECRET)),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "iat now+30",
+            bearer(&token(S, NOW + 30, K1_SECRET)),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "iat now-31",
+            bearer(&token(S, NOW - 31, K1_SECRET)),
+            Err(403, CLOCK),
+        ),
+        (
+            "iat now+31",
+            bearer(&token(S, NOW + 31, K1_SECRET)),
+            Err(403, CLOCK),
+        ),
+        (
+            "iat now-60 with revoked key",
+            bearer(&token(S, NOW - 60, K3_SECRET)),
+            Err(403, CLOCK),
+        ),
+        (
+            "iat an hour old, wrong secret",
+            bearer(&token(S, NOW - 3600, WRONG_SECRET)),
+            Err(403, M13),
+        ),
+        (
+            "iat missing",
+            with_claims(&format!(r#"{{"iss":"{s}"}}"#)),
+            Err(403, M13),
+        ),
+        (
+            "iat abc",
+            with_claims(&format!(r#"{{"iss":"{s}","iat":"abc"}}"#)),
+            Err(403, CLOCK),
+        ),
+        (
+            "iat a float",
+            with_claims(&format!(r#"{{"iss":"{s}","iat":{NOW}.75}}"#)),
+            Ok(S, K1, "normal"),
+        ),
         (
             "req and pay",
-            with_claims(&format!(r#"{{"iss":"{s}","iat":{NOW},"req":"abc","pay":"def"}}"#)),
+            with_claims(&format!(
+                r#"{{"iss":"{s}","iat":{NOW},"req":"abc","pay":"def"}}"#
+            )),
             Ok(S, K1, "normal"),
         ),
         (
             "aud",
-            with_claims(&format!(r#"{{"iss":"{s}","iat":{NOW},"aud":"notifications.service.gov.uk"}}"#)),
+            with_claims(&format!(
+                r#"{{"iss":"{s}","iat":{NOW},"aud":"notifications.service.gov.uk"}}"#
+            )),
             Err(403, GENERAL),
         ),
     ])
@@ -145,9 +284,13 @@ async fn no_header_at_all() {
 #[tokio::test]
 async fn archived_service_after_its_only_key_was_removed() {
     // The fixture's OLD service has only a key revoked a month ago: invisible, so "no keys".
-    public(&bearer(&token(OLD, NOW, KOLD_SECRET))).await.assert_v2(403, M8);
+    public(&bearer(&token(OLD, NOW, KOLD_SECRET)))
+        .await
+        .assert_v2(403, M8);
     // A key revoked a month ago on a service with other keys is simply not found.
-    public(&bearer(&token(S, NOW, K4_SECRET))).await.assert_v2(403, M13);
+    public(&bearer(&token(S, NOW, K4_SECRET)))
+        .await
+        .assert_v2(403, M13);
 }
 
 #[tokio::test]
@@ -170,14 +313,26 @@ async fn token_made_by_this_crates_helper() {
 async fn header_forms() {
     let valid = valid();
     check_public(vec![
-        ("surrounding spaces and tabs", format!(" \t Bearer {valid} \t"), Ok(S, K1, "normal")),
+        (
+            "surrounding spaces and tabs",
+            format!(" \t Bearer {valid} \t"),
+            Ok(S, K1, "normal"),
+        ),
         ("two spaces", format!("Bearer  {valid}"), Err(403, GENERAL)),
         ("Bearer:", format!("Bearer:{valid}"), Err(401, M2)),
         ("Token", format!("Token {valid}"), Err(401, M2)),
         ("whitespace only", " \t ".into(), Err(401, M1)),
-        ("padded base64", bearer(&format!("{valid}=")), Err(403, GENERAL)),
+        (
+            "padded base64",
+            bearer(&format!("{valid}=")),
+            Err(403, GENERAL),
+        ),
         // Standard-alphabet base64 is a §9 class: refused before any key is tried.
-        ("standard alphabet", bearer(&format!("{}+", &valid[..valid.len() - 1])), Err(403, GENERAL)),
+        (
+            "standard alphabet",
+            bearer(&format!("{}+", &valid[..valid.len() - 1])),
+            Err(403, GENERAL),
+        ),
     ])
     .await;
 }
@@ -188,7 +343,9 @@ async fn repeated_headers_are_joined_with_commas() {
     let answer = public_at(NOW, &[value.as_bytes(), value.as_bytes()]).await;
     answer.assert_v2(403, GENERAL);
     // An empty first header makes the joined value start with "," : not the bearer scheme.
-    public_at(NOW, &[b"", value.as_bytes()]).await.assert_v2(401, M2);
+    public_at(NOW, &[b"", value.as_bytes()])
+        .await
+        .assert_v2(401, M2);
 }
 
 #[tokio::test]
@@ -202,7 +359,13 @@ async fn obs_text_bytes_in_the_header() {
 #[tokio::test]
 async fn the_iat_window_to_the_second() {
     let s = S.to_string();
-    for (offset, ok) in [(-31, false), (-30, true), (0, true), (30, true), (31, false)] {
+    for (offset, ok) in [
+        (-31, false),
+        (-30, true),
+        (0, true),
+        (30, true),
+        (31, false),
+    ] {
         let answer = public(&bearer(&token(S, NOW + offset, K1_SECRET))).await;
         if ok {
             answer.assert_ok(S, K1, "normal");
@@ -212,17 +375,39 @@ async fn the_iat_window_to_the_second() {
     }
     // Floats are truncated toward zero: +30.9 is +30, -30.9 is -31 (now is positive).
     check_public(vec![
-        ("+30.9", with_claims(&format!(r#"{{"iss":"{s}","iat":{}.9}}"#, NOW + 30)), Ok(S, K1, "normal")),
-        ("-30.9", with_claims(&format!(r#"{{"iss":"{s}","iat":{}.1}}"#, NOW - 31)), Err(403, CLOCK)),
-        ("-29.5", with_claims(&format!(r#"{{"iss":"{s}","iat":{}.5}}"#, NOW - 30)), Ok(S, K1, "normal")),
-        ("1e9 float", with_claims(&format!(r#"{{"iss":"{s}","iat":1.795394922e9}}"#)), Ok(S, K1, "normal")),
+        (
+            "+30.9",
+            with_claims(&format!(r#"{{"iss":"{s}","iat":{}.9}}"#, NOW + 30)),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "-30.9",
+            with_claims(&format!(r#"{{"iss":"{s}","iat":{}.1}}"#, NOW - 31)),
+            Err(403, CLOCK),
+        ),
+        (
+            "-29.5",
+            with_claims(&format!(r#"{{"iss":"{s}","iat":{}.5}}"#, NOW - 30)),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "1e9 float",
+            with_claims(&format!(r#"{{"iss":"{s}","iat":1.795394922e9}}"#)),
+            Ok(S, K1, "normal"),
+        ),
     ])
     .await;
     // The same token, seen by a server whose clock is 31 seconds further on.
     let token = bearer(&valid());
-    public_at(NOW + 30, &[token.as_bytes()]).await.assert_ok(S, K1, "normal");
-    public_at(NOW + 31, &[token.as_bytes()]).await.assert_v2(403, CLOCK);
-    public_at(NOW - 31, &[token.as_bytes()]).await.assert_v2(403, CLOCK);
+    public_at(NOW + 30, &[token.as_bytes()])
+        .await
+        .assert_ok(S, K1, "normal");
+    public_at(NOW + 31, &[token.as_bytes()])
+        .await
+        .assert_v2(403, CLOCK);
+    public_at(NOW - 31, &[token.as_bytes()])
+        .await
+        .assert_v2(403, CLOCK);
 }
 
 #[tokio::test]
@@ -230,20 +415,48 @@ async fn iat_value_classes() {
     let s = S.to_string();
     let iat = |json: &str| with_claims(&format!(r#"{{"iss":"{s}","iat":{json}}}"#));
     check_public(vec![
-        ("integer string", iat(&format!("\"{NOW}\"")), Ok(S, K1, "normal")),
-        ("string with whitespace and sign", iat(&format!("\" +{NOW} \"")), Ok(S, K1, "normal")),
-        ("string with underscores", iat("\"1_795_394_922\""), Ok(S, K1, "normal")),
+        (
+            "integer string",
+            iat(&format!("\"{NOW}\"")),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "string with whitespace and sign",
+            iat(&format!("\" +{NOW} \"")),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "string with underscores",
+            iat("\"1_795_394_922\""),
+            Ok(S, K1, "normal"),
+        ),
         ("string 1.5", iat("\"1.5\""), Err(403, CLOCK)),
         ("empty string", iat("\"\""), Err(403, CLOCK)),
         ("true", iat("true"), Err(403, CLOCK)),
         ("false", iat("false"), Err(403, CLOCK)),
-        ("beyond 64 bits", iat("123456789012345678901234567890"), Err(403, CLOCK)),
-        ("negative beyond 64 bits", iat("-123456789012345678901234567890"), Err(403, CLOCK)),
-        ("string beyond 64 bits", iat("\"123456789012345678901234567890\""), Err(403, CLOCK)),
+        (
+            "beyond 64 bits",
+            iat("123456789012345678901234567890"),
+            Err(403, CLOCK),
+        ),
+        (
+            "negative beyond 64 bits",
+            iat("-123456789012345678901234567890"),
+            Err(403, CLOCK),
+        ),
+        (
+            "string beyond 64 bits",
+            iat("\"123456789012345678901234567890\""),
+            Err(403, CLOCK),
+        ),
         ("null", iat("null"), Err(403, GENERAL)),
         ("list", iat("[]"), Err(403, GENERAL)),
         ("object", iat("{}"), Err(403, GENERAL)),
-        ("non-ASCII digits (§9)", iat("\"\u{0661}\""), Err(403, GENERAL)),
+        (
+            "non-ASCII digits (§9)",
+            iat("\"\u{0661}\""),
+            Err(403, GENERAL),
+        ),
         ("1e400 (§9)", iat("1e400"), Err(403, GENERAL)),
         ("NaN (§9)", iat("NaN"), Err(403, GENERAL)),
     ])
@@ -255,23 +468,59 @@ async fn nbf_exp_aud_sub_jti() {
     let s = S.to_string();
     let extra = |claim: &str| with_claims(&format!(r#"{{"iss":"{s}","iat":{NOW},{claim}}}"#));
     check_public(vec![
-        ("nbf now+30", extra(&format!(r#""nbf":{}"#, NOW + 30)), Ok(S, K1, "normal")),
-        ("nbf now+31", extra(&format!(r#""nbf":{}"#, NOW + 31)), Err(403, CLOCK)),
-        ("nbf not an integer", extra(r#""nbf":"soon""#), Err(403, M13)),
+        (
+            "nbf now+30",
+            extra(&format!(r#""nbf":{}"#, NOW + 30)),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "nbf now+31",
+            extra(&format!(r#""nbf":{}"#, NOW + 31)),
+            Err(403, CLOCK),
+        ),
+        (
+            "nbf not an integer",
+            extra(r#""nbf":"soon""#),
+            Err(403, M13),
+        ),
         ("nbf null", extra(r#""nbf":null"#), Err(403, GENERAL)),
         ("nbf a list", extra(r#""nbf":[1]"#), Err(403, GENERAL)),
-        ("exp now-29", extra(&format!(r#""exp":{}"#, NOW - 29)), Ok(S, K1, "normal")),
-        ("exp now-30", extra(&format!(r#""exp":{}"#, NOW - 30)), Err(403, GENERAL)),
-        ("exp not an integer", extra(r#""exp":"later""#), Err(403, M13)),
-        ("exp an integer string", extra(&format!(r#""exp":"{}""#, NOW + 60)), Ok(S, K1, "normal")),
+        (
+            "exp now-29",
+            extra(&format!(r#""exp":{}"#, NOW - 29)),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "exp now-30",
+            extra(&format!(r#""exp":{}"#, NOW - 30)),
+            Err(403, GENERAL),
+        ),
+        (
+            "exp not an integer",
+            extra(r#""exp":"later""#),
+            Err(403, M13),
+        ),
+        (
+            "exp an integer string",
+            extra(&format!(r#""exp":"{}""#, NOW + 60)),
+            Ok(S, K1, "normal"),
+        ),
         ("exp an object", extra(r#""exp":{}"#), Err(403, GENERAL)),
-        ("aud empty string", extra(r#""aud":"""#), Ok(S, K1, "normal")),
+        (
+            "aud empty string",
+            extra(r#""aud":"""#),
+            Ok(S, K1, "normal"),
+        ),
         ("aud empty list", extra(r#""aud":[]"#), Ok(S, K1, "normal")),
         ("aud 0", extra(r#""aud":0"#), Ok(S, K1, "normal")),
         ("aud 0.0", extra(r#""aud":0.0"#), Ok(S, K1, "normal")),
         ("aud null", extra(r#""aud":null"#), Ok(S, K1, "normal")),
         ("aud false", extra(r#""aud":false"#), Ok(S, K1, "normal")),
-        ("aud empty object", extra(r#""aud":{}"#), Ok(S, K1, "normal")),
+        (
+            "aud empty object",
+            extra(r#""aud":{}"#),
+            Ok(S, K1, "normal"),
+        ),
         ("aud list", extra(r#""aud":["x"]"#), Err(403, GENERAL)),
         ("aud 1", extra(r#""aud":1"#), Err(403, GENERAL)),
         ("aud true", extra(r#""aud":true"#), Err(403, GENERAL)),
@@ -298,7 +547,11 @@ async fn nbf_exp_aud_sub_jti() {
             with_claims(&format!(r#"{{"iss":"{s}","iat":{},"aud":"x"}}"#, NOW - 40)),
             Err(403, GENERAL),
         ),
-        ("iat missing but exp past", with_claims(&format!(r#"{{"iss":"{s}","exp":1}}"#)), Err(403, GENERAL)),
+        (
+            "iat missing but exp past",
+            with_claims(&format!(r#"{{"iss":"{s}","exp":1}}"#)),
+            Err(403, GENERAL),
+        ),
     ])
     .await;
 }
@@ -307,26 +560,62 @@ async fn nbf_exp_aud_sub_jti() {
 async fn header_parameters() {
     let s = S.to_string();
     check_public(vec![
-        ("kid a string", with_header(r#"{"alg":"HS256","kid":"k"}"#), Ok(S, K1, "normal")),
-        ("kid a number", with_header(r#"{"alg":"HS256","kid":1}"#), Err(403, GENERAL)),
         (
-            "kid a number, unknown service (step 3 before 6)",
-            bearer(&jwt(r#"{"alg":"HS256","kid":1}"#, &claims(&Uuid::from_u128(9).to_string(), NOW), K1_SECRET)),
+            "kid a string",
+            with_header(r#"{"alg":"HS256","kid":"k"}"#),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "kid a number",
+            with_header(r#"{"alg":"HS256","kid":1}"#),
             Err(403, GENERAL),
         ),
-        ("crit (§9)", with_header(r#"{"alg":"HS256","crit":["b64"],"b64":true}"#), Err(403, GENERAL)),
-        ("b64 false", with_header(r#"{"alg":"HS256","b64":false}"#), Err(403, GENERAL)),
+        (
+            "kid a number, unknown service (step 3 before 6)",
+            bearer(&jwt(
+                r#"{"alg":"HS256","kid":1}"#,
+                &claims(&Uuid::from_u128(9).to_string(), NOW),
+                K1_SECRET,
+            )),
+            Err(403, GENERAL),
+        ),
+        (
+            "crit (§9)",
+            with_header(r#"{"alg":"HS256","crit":["b64"],"b64":true}"#),
+            Err(403, GENERAL),
+        ),
+        (
+            "b64 false",
+            with_header(r#"{"alg":"HS256","b64":false}"#),
+            Err(403, GENERAL),
+        ),
         ("alg null", with_header(r#"{"alg":null}"#), Err(403, M11)),
         ("alg a number", with_header(r#"{"alg":256}"#), Err(403, M11)),
-        ("alg a list", with_header(r#"{"alg":["HS256"]}"#), Err(403, M11)),
-        ("alg RS256", with_header(r#"{"alg":"RS256"}"#), Err(403, M11)),
-        ("duplicate alg, last wins", with_header(r#"{"alg":"none","alg":"HS256"}"#), Ok(S, K1, "normal")),
+        (
+            "alg a list",
+            with_header(r#"{"alg":["HS256"]}"#),
+            Err(403, M11),
+        ),
+        (
+            "alg RS256",
+            with_header(r#"{"alg":"RS256"}"#),
+            Err(403, M11),
+        ),
+        (
+            "duplicate alg, last wins",
+            with_header(r#"{"alg":"none","alg":"HS256"}"#),
+            Ok(S, K1, "normal"),
+        ),
         (
             "duplicate iss, last wins",
             with_claims(&format!(r#"{{"iss":"bad","iat":{NOW},"iss":"{s}"}}"#)),
             Ok(S, K1, "normal"),
         ),
-        ("escaped key names", with_claims(&format!(r#"{{"\u0069ss":"{s}","iat":{NOW}}}"#)), Ok(S, K1, "normal")),
+        (
+            "escaped key names",
+            with_claims(&format!(r#"{{"\u0069ss":"{s}","iat":{NOW}}}"#)),
+            Ok(S, K1, "normal"),
+        ),
     ])
     .await;
 }
@@ -335,13 +624,41 @@ async fn header_parameters() {
 async fn order_of_checks() {
     let hs512 = r#"{"alg":"HS512"}"#;
     check_public(vec![
-        ("no keys wins over archived", bearer(&token(AE, NOW, K1_SECRET)), Err(403, M8)),
-        ("archived wins over the algorithm", bearer(&jwt(hs512, &claims(&A.to_string(), NOW), KA_SECRET)), Err(403, M9)),
-        ("archived wins over a bad signature", bearer(&token(A, NOW, WRONG_SECRET)), Err(403, M9)),
-        ("iss check wins over the algorithm", bearer(&jwt(hs512, r#"{"iss":1}"#, K1_SECRET)), Err(403, M6)),
-        ("missing iss wins over the algorithm", bearer(&jwt(hs512, "{}", K1_SECRET)), Err(403, M3)),
-        ("an old token signed by no key", bearer(&token(S, NOW - 3600, WRONG_SECRET)), Err(403, M13)),
-        ("an old token for a revoked key", bearer(&token(S, NOW - 3600, K3_SECRET)), Err(403, CLOCK)),
+        (
+            "no keys wins over archived",
+            bearer(&token(AE, NOW, K1_SECRET)),
+            Err(403, M8),
+        ),
+        (
+            "archived wins over the algorithm",
+            bearer(&jwt(hs512, &claims(&A.to_string(), NOW), KA_SECRET)),
+            Err(403, M9),
+        ),
+        (
+            "archived wins over a bad signature",
+            bearer(&token(A, NOW, WRONG_SECRET)),
+            Err(403, M9),
+        ),
+        (
+            "iss check wins over the algorithm",
+            bearer(&jwt(hs512, r#"{"iss":1}"#, K1_SECRET)),
+            Err(403, M6),
+        ),
+        (
+            "missing iss wins over the algorithm",
+            bearer(&jwt(hs512, "{}", K1_SECRET)),
+            Err(403, M3),
+        ),
+        (
+            "an old token signed by no key",
+            bearer(&token(S, NOW - 3600, WRONG_SECRET)),
+            Err(403, M13),
+        ),
+        (
+            "an old token for a revoked key",
+            bearer(&token(S, NOW - 3600, K3_SECRET)),
+            Err(403, CLOCK),
+        ),
     ])
     .await;
 }
@@ -351,18 +668,33 @@ async fn internal_routes() {
     let admin_token = |secret: &str, iat: i64| bearer(&token("notify-admin", iat, secret));
     for secret in ["s1", "s2"] {
         let answer = internal(&admin_token(secret, NOW)).await;
-        assert_eq!((answer.status, answer.body.as_str()), (200, "{\"client_id\":\"notify-admin\"}"));
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (200, "{\"client_id\":\"notify-admin\"}")
+        );
     }
     internal(&bearer(&valid())).await.assert_v1(401, M5);
     internal_at(NOW, &[]).await.assert_v1(401, M1);
     internal("Basic x").await.assert_v1(401, M2);
     internal("Bearer x.y").await.assert_v1(403, GENERAL);
-    internal(&bearer(&jwt(HEADER, &format!(r#"{{"iat":{NOW}}}"#), "s1"))).await.assert_v1(403, M3);
-    internal(&bearer(&jwt(HEADER, r#"{"iss":null}"#, "s1"))).await.assert_v1(401, M5);
-    internal(&admin_token("wrong", NOW)).await.assert_v1(403, M13);
-    internal(&admin_token("s1", NOW - 60)).await.assert_v1(403, CLOCK);
-    internal(&admin_token("s2", NOW + 31)).await.assert_v1(403, CLOCK);
+    internal(&bearer(&jwt(HEADER, &format!(r#"{{"iat":{NOW}}}"#), "s1")))
+        .await
+        .assert_v1(403, M3);
+    internal(&bearer(&jwt(HEADER, r#"{"iss":null}"#, "s1")))
+        .await
+        .assert_v1(401, M5);
+    internal(&admin_token("wrong", NOW))
+        .await
+        .assert_v1(403, M13);
+    internal(&admin_token("s1", NOW - 60))
+        .await
+        .assert_v1(403, CLOCK);
+    internal(&admin_token("s2", NOW + 31))
+        .await
+        .assert_v1(403, CLOCK);
     let hs512 = jwt(r#"{"alg":"HS512"}"#, &claims("notify-admin", NOW), "s1");
     internal(&bearer(&hs512)).await.assert_v1(403, M11);
-    internal(&bearer(&jwt(HEADER, r#"{"iss":"notify-admin"}"#, "s1"))).await.assert_v1(403, M13);
+    internal(&bearer(&jwt(HEADER, r#"{"iss":"notify-admin"}"#, "s1")))
+        .await
+        .assert_v1(403, M13);
 }

@@ -25,7 +25,9 @@ fn load(json: &str) -> Result<MemoryStore, String> {
 fn a_good_file_loads() {
     let store = load(GOOD).unwrap();
     assert_eq!(store.len(), 2);
-    let service = store.get(uuid!("26785a09-ab16-4eb0-8407-a37497a57506")).unwrap();
+    let service = store
+        .get(uuid!("26785a09-ab16-4eb0-8407-a37497a57506"))
+        .unwrap();
     assert!(service.is_active());
     let types: Vec<KeyType> = service.api_keys().iter().map(|k| k.key_type()).collect();
     assert_eq!(types, [KeyType::Normal, KeyType::Team, KeyType::Test]);
@@ -34,7 +36,9 @@ fn a_good_file_loads() {
         revoked.expiry_date().unwrap().unix_timestamp(),
         time::macros::datetime!(2026-11-22 09:00 UTC).unix_timestamp()
     );
-    let archived = store.get(uuid!("0f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c")).unwrap();
+    let archived = store
+        .get(uuid!("0f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c"))
+        .unwrap();
     assert!(!archived.is_active());
     let admin = store.internal_client("notify-admin").unwrap();
     let secrets: Vec<&str> = admin.secrets().iter().map(|s| s.expose()).collect();
@@ -54,7 +58,14 @@ fn the_shipped_demo_file_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/keys.json");
     let store = MemoryStore::from_json_file(path).unwrap();
     assert_eq!(store.len(), 3);
-    assert_eq!(store.internal_client("notify-admin").unwrap().secrets().len(), 2);
+    assert_eq!(
+        store
+            .internal_client("notify-admin")
+            .unwrap()
+            .secrets()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -64,7 +75,10 @@ fn errors_name_the_file_and_the_problem() {
             "{\"services\": [\n  {\"id\": 1}\n]}",
             "keys.json: line 2, column 10: invalid type: integer `1`, expected a formatted UUID string",
         ),
-        ("{\"services\": [", "keys.json: line 1, column 14: EOF while parsing a list"),
+        (
+            "{\"services\": [",
+            "keys.json: line 1, column 14: EOF while parsing a list",
+        ),
         (
             r#"{"services": [], "extra": 1}"#,
             "keys.json: line 1, column 24: unknown field `extra`, expected `services` or `internal_clients`",
@@ -106,7 +120,8 @@ fn errors_name_the_file_and_the_problem() {
         .iter()
         .filter_map(|(json, expected)| {
             let actual = load(json).unwrap_err();
-            (actual != *expected).then(|| format!("{json}\n  expected {expected}\n  actual   {actual}"))
+            (actual != *expected)
+                .then(|| format!("{json}\n  expected {expected}\n  actual   {actual}"))
         })
         .collect();
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -42,7 +42,16 @@ fn ok_handler() -> impl tower::Service<
 }
 
 async fn body_of(response: Response<Full<Bytes>>) -> String {
-    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap()
 }
 
 /// Captures everything `tracing` logs while it is alive (current-thread runtime).
@@ -100,15 +109,27 @@ async fn a_failing_store_answers_500_with_a_fixed_body_and_logs_the_cause() {
     assert_eq!(store.0.load(Ordering::SeqCst), 1);
     let logs = logs.text();
     assert!(logs.contains("ERROR"), "{logs}");
-    assert!(logs.contains("connection refused (db.internal:5432)"), "{logs}");
-    assert!(!logs.contains(&header[7..]), "the token is never logged: {logs}");
+    assert!(
+        logs.contains("connection refused (db.internal:5432)"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(&header[7..]),
+        "the token is never logged: {logs}"
+    );
 }
 
 #[tokio::test]
 async fn the_store_is_not_called_for_tokens_that_fail_to_parse() {
     let store = Arc::new(FailingStore(AtomicUsize::new(0)));
     let layer = NotifyAuthLayer::new(store.clone());
-    for header in ["", "Basic x", "Bearer x.y.z", "Bearer eyJ9.eyJ9.", "Bearer x"] {
+    for header in [
+        "",
+        "Basic x",
+        "Bearer x.y.z",
+        "Bearer eyJ9.eyJ9.",
+        "Bearer x",
+    ] {
         let response = layer
             .layer(ok_handler())
             .oneshot(request("/v2/x", &[header.as_bytes()]))
@@ -123,7 +144,9 @@ async fn the_store_is_not_called_for_tokens_that_fail_to_parse() {
 async fn success_and_rejection_logs() {
     let logs = Captured::default();
     let _guard = logs.install();
-    let service = NotifyAuthLayer::new(store()).clock(|| NOW).layer(ok_handler());
+    let service = NotifyAuthLayer::new(store())
+        .clock(|| NOW)
+        .layer(ok_handler());
     let header = bearer(&valid());
     let req = Request::builder()
         .uri("/v2/notifications/sms?secret=query")
@@ -143,8 +166,14 @@ async fn success_and_rejection_logs() {
         "API authorised for service {S} with api key {K1}, using issuer NOTIFY-API-PYTHON-CLIENT/10.0.0 for URL: /v2/notifications/sms"
     );
     assert!(logs.contains(&expected), "{logs}");
-    assert!(!logs.contains("secret=query"), "the query string is not logged: {logs}");
-    assert!(logs.contains("API request rejected: Invalid token: API key revoked"), "{logs}");
+    assert!(
+        !logs.contains("secret=query"),
+        "the query string is not logged: {logs}"
+    );
+    assert!(
+        logs.contains("API request rejected: Invalid token: API key revoked"),
+        "{logs}"
+    );
     assert!(logs.contains(&format!("api_key_id={K3}")), "{logs}");
     for secret in [K1_SECRET, K3_SECRET, &header[7..], &revoked[7..]] {
         assert!(!logs.contains(secret), "no secret or token in logs: {logs}");
@@ -162,7 +191,10 @@ async fn the_rejection_response_can_be_replaced() {
             response
         })
         .layer(ok_handler());
-    let response = service.oneshot(request("/v2/x", &[b"Basic x"])).await.unwrap();
+    let response = service
+        .oneshot(request("/v2/x", &[b"Basic x"]))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
     let rejection = response.extensions().get::<Rejection>().cloned().unwrap();
     assert_eq!(rejection.status(), StatusCode::UNAUTHORIZED);
@@ -206,7 +238,10 @@ async fn the_time_is_taken_when_the_request_arrives() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(clock.load(Ordering::SeqCst), NOW + 100);
     // The next request arrives at NOW + 100: the same token is now too old.
-    let response = service.oneshot(request("/v2/x", &[header.as_bytes()])).await.unwrap();
+    let response = service
+        .oneshot(request("/v2/x", &[header.as_bytes()]))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -238,16 +273,21 @@ impl tower::Service<Request<Full<Bytes>>> for SlowToReady {
 #[tokio::test]
 async fn poll_ready_is_the_inner_services() {
     let polls = Arc::new(AtomicUsize::new(0));
-    let mut service = NotifyAuthLayer::new(store()).clock(|| NOW).layer(SlowToReady {
-        polls: polls.clone(),
-    });
+    let mut service = NotifyAuthLayer::new(store())
+        .clock(|| NOW)
+        .layer(SlowToReady {
+            polls: polls.clone(),
+        });
     let waker = futures_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(service.poll_ready(&mut cx).is_pending());
     assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
     assert_eq!(polls.load(Ordering::SeqCst), 2);
     let header = bearer(&valid());
-    let response = service.call(request("/v2/x", &[header.as_bytes()])).await.unwrap();
+    let response = service
+        .call(request("/v2/x", &[header.as_bytes()]))
+        .await
+        .unwrap();
     assert_eq!(body_of(response).await, "ready");
 }
 
@@ -320,14 +360,22 @@ async fn the_extractor_without_the_layer_is_a_500() {
     let _guard = logs.install();
     let app: Router = Router::new().route("/v2/who", get(who));
     let response = app
-        .oneshot(Request::builder().uri("/v2/who").body(axum::body::Body::empty()).unwrap())
+        .oneshot(
+            Request::builder()
+                .uri("/v2/who")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, notify_auth::axum::MISSING_LAYER_BODY.as_bytes());
-    assert!(logs.text().contains("is the notify-auth layer applied to this route?"));
+    assert!(
+        logs.text()
+            .contains("is the notify-auth layer applied to this route?")
+    );
 }
 
 #[tokio::test]
@@ -341,7 +389,9 @@ async fn plain_hyper_over_real_http() {
         .layer(NotifyAuthLayer::new(store()).clock(|| NOW))
         .service_fn(|req: Request<hyper::body::Incoming>| async move {
             let p = *req.extensions().get::<Principal>().unwrap();
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(p.key_type.to_string()))))
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                p.key_type.to_string(),
+            ))))
         });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -369,8 +419,14 @@ async fn plain_hyper_over_real_http() {
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
     assert!(ok.ends_with("\r\n\r\ntest"), "{ok}");
     let rejected = exchange(format!("Bearer\t{}", valid())).await;
-    assert!(rejected.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{rejected}");
-    assert!(rejected.contains("content-type: application/json\r\n"), "{rejected}");
+    assert!(
+        rejected.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{rejected}"
+    );
+    assert!(
+        rejected.contains("content-type: application/json\r\n"),
+        "{rejected}"
+    );
     assert!(rejected.ends_with(
         "\r\n\r\n{\"errors\":[{\"error\":\"AuthError\",\"message\":\"Unauthorized: authentication bearer scheme must be used\"}],\"status_code\":401}\n"
     ), "{rejected}");

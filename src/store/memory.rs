@@ -21,11 +21,11 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 /// use notify_auth::{ApiKey, InternalClient, KeyType, MemoryStore, Secret, Service};
 /// use uuid::Uuid;
 ///
-/// let service_id = Uuid::new_v4();
+/// let service_id = Uuid::from_u128(1);
 /// let store = MemoryStore::builder()
 ///     .service(
 ///         Service::new(service_id, true)
-///             .with_key(ApiKey::new(Uuid::new_v4(), Secret::new("secret"), KeyType::Normal)),
+///             .with_key(ApiKey::new(Uuid::from_u128(2), Secret::new("secret"), KeyType::Normal)),
 ///     )
 ///     .internal_client(InternalClient::new("notify-admin", [Secret::new("s1")]))
 ///     .build()?;
@@ -118,8 +118,7 @@ impl MemoryStore {
                         "services[{s}].api_keys[{k}]: the secret is empty"
                     ))));
                 }
-                let mut api_key =
-                    ApiKey::new(key.id, Secret::new(&*key.secret), key.key_type);
+                let mut api_key = ApiKey::new(key.id, Secret::new(&*key.secret), key.key_type);
                 if let Some(expiry_date) = key.expiry_date {
                     api_key = api_key.revoked_at(expiry_date);
                 }

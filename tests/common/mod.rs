@@ -134,9 +134,15 @@ impl Answer {
         let expected = format!(
             "{{\"errors\":[{{\"error\":\"AuthError\",\"message\":\"{message}\"}}],\"status_code\":{status}}}\n"
         );
-        assert_eq!((self.status, self.body.as_str()), (status, expected.as_str()));
+        assert_eq!(
+            (self.status, self.body.as_str()),
+            (status, expected.as_str())
+        );
         assert_eq!(self.content_type.as_deref(), Some("application/json"));
-        assert!(self.rejection.is_some(), "the rejection is in the response extensions");
+        assert!(
+            self.rejection.is_some(),
+            "the rejection is in the response extensions"
+        );
     }
 
     /// Asserts the internal (v1) error answer.
@@ -144,7 +150,10 @@ impl Answer {
     pub fn assert_v1(&self, status: u16, message: &str) {
         let expected =
             format!("{{\"message\":{{\"token\":[\"{message}\"]}},\"result\":\"error\"}}\n");
-        assert_eq!((self.status, self.body.as_str()), (status, expected.as_str()));
+        assert_eq!(
+            (self.status, self.body.as_str()),
+            (status, expected.as_str())
+        );
         assert_eq!(self.content_type.as_deref(), Some("application/json"));
     }
 
@@ -192,11 +201,20 @@ pub async fn public_at(now: i64, authorization: &[&[u8]]) -> Answer {
     let service = ServiceBuilder::new()
         .layer(NotifyAuthLayer::new(store()).clock(move || now))
         .service(service_fn(|req: Request<Full<Bytes>>| async move {
-            let principal = req.extensions().get::<Principal>().expect("the layer sets it");
+            let principal = req
+                .extensions()
+                .get::<Principal>()
+                .expect("the layer sets it");
             let body = serde_json::to_string(principal).unwrap();
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
         }));
-    into_answer(service.oneshot(request("/v2/notifications", authorization)).await.unwrap()).await
+    into_answer(
+        service
+            .oneshot(request("/v2/notifications", authorization))
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 /// [`public_at`] at [`NOW`] with one header value.
@@ -209,11 +227,20 @@ pub async fn internal_at(now: i64, authorization: &[&[u8]]) -> Answer {
     let service = ServiceBuilder::new()
         .layer(InternalAuthLayer::new(admin()).clock(move || now))
         .service(service_fn(|req: Request<Full<Bytes>>| async move {
-            let caller = req.extensions().get::<InternalCaller>().expect("the layer sets it");
+            let caller = req
+                .extensions()
+                .get::<InternalCaller>()
+                .expect("the layer sets it");
             let body = format!("{{\"client_id\":\"{}\"}}", caller.client_id());
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
         }));
-    into_answer(service.oneshot(request("/service/x", authorization)).await.unwrap()).await
+    into_answer(
+        service
+            .oneshot(request("/service/x", authorization))
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 /// [`internal_at`] at [`NOW`] with one header value.

@@ -1,0 +1,192 @@
+//! The demo server (`cargo run --example server`) over real HTTP on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use notify_auth::token::{CombinedApiKey, create_token};
+
+/// The demo key file's documented keys.
+const DEMO_KEY: &str =
+    "demo-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";
+const REVOKED_KEY: &str =
+    "revoked-26785a09-ab16-4eb0-8407-a37497a57506-c0ffee00-1234-4abc-8def-0123456789ab";
+
+/// The example binary that `cargo test` builds next to this test's own binary.
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples")
+        .join(format!("server{}", std::env::consts::EXE_SUFFIX))
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Server {
+    let mut child = Command::new(server_binary())
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the example server is built by cargo test");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Server { child, addr }
+}
+
+/// Sends one request and returns the status line, the headers (lower-cased) and the body.
+fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (String, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Content-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (status.to_owned(), headers.to_lowercase(), body.to_owned())
+}
+
+fn token_for(combined: &str) -> String {
+    let key: CombinedApiKey = combined.parse().unwrap();
+    create_token(key.secret().expose(), &key.service_id().to_string()).unwrap()
+}
+
+#[test]
+fn demo_server_answers_as_notify() {
+    let server = start(&[]);
+    let addr = server.addr.as_str();
+
+    let (status, _, body) = send(addr, "GET", "/_status", &[]);
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "{\"status\":\"ok\"}")
+    );
+
+    let auth = format!("Bearer {}", token_for(DEMO_KEY));
+    for (method, path) in [
+        ("GET", "/v2/notifications"),
+        ("POST", "/v2/notifications/sms"),
+        ("DELETE", "/v2/"),
+    ] {
+        let (status, headers, body) = send(addr, method, path, &[("Authorization", &auth)]);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{method} {path}");
+        assert!(headers.contains("content-type: application/json"));
+        assert_eq!(
+            body,
+            "{\"service_id\":\"26785a09-ab16-4eb0-8407-a37497a57506\",\"api_key_id\":\"1b3f1f3e-8c1a-4c3e-9d0a-6a7c2b5e4f10\",\"key_type\":\"normal\"}"
+        );
+    }
+
+    let revoked = format!("Bearer {}", token_for(REVOKED_KEY));
+    let (status, headers, body) = send(
+        addr,
+        "GET",
+        "/v2/notifications",
+        &[("Authorization", &revoked)],
+    );
+    assert_eq!(status, "HTTP/1.1 403 Forbidden");
+    assert!(headers.contains("content-type: application/json"));
+    assert_eq!(
+        body,
+        "{\"errors\":[{\"error\":\"AuthError\",\"message\":\"Invalid token: API key revoked\"}],\"status_code\":403}\n"
+    );
+
+    let (status, _, body) = send(addr, "GET", "/v2/notifications", &[]);
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(
+        body,
+        "{\"errors\":[{\"error\":\"AuthError\",\"message\":\"Unauthorized: authentication token must be provided\"}],\"status_code\":401}\n"
+    );
+
+    // Two Authorization headers are joined with "," and can never authenticate.
+    let (status, _, _) = send(
+        addr,
+        "GET",
+        "/v2/x",
+        &[("Authorization", &auth), ("Authorization", &auth)],
+    );
+    assert_eq!(status, "HTTP/1.1 403 Forbidden");
+}
+
+#[test]
+fn demo_server_internal_routes() {
+    let server = start(&[]);
+    let addr = server.addr.as_str();
+    for secret in ["dev-notify-secret-key", "dev-notify-secret-key-rotated"] {
+        let auth = format!("Bearer {}", create_token(secret, "notify-admin").unwrap());
+        for path in [
+            "/service",
+            "/service/26785a09-ab16-4eb0-8407-a37497a57506/api-keys",
+        ] {
+            let (status, _, body) = send(addr, "POST", path, &[("Authorization", &auth)]);
+            assert_eq!(status, "HTTP/1.1 200 OK", "{path}");
+            assert_eq!(body, "{\"client_id\":\"notify-admin\"}");
+        }
+    }
+    let public = format!("Bearer {}", token_for(DEMO_KEY));
+    let (status, headers, body) = send(addr, "GET", "/service", &[("Authorization", &public)]);
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    assert!(headers.contains("content-type: application/json"));
+    assert_eq!(
+        body,
+        "{\"message\":{\"token\":[\"Unauthorized: not allowed to perform this action\"]},\"result\":\"error\"}\n"
+    );
+}
+
+#[test]
+fn demo_server_refuses_a_bad_key_file_with_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("notify-auth-bad-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keys.json");
+    std::fs::write(&path, "{\"services\": [\n  {\"id\": \"x\"}\n]}").unwrap();
+    let output = Command::new(server_binary())
+        .args(["--addr", "127.0.0.1:0", "--keys"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("error: {}: line 2, column", path.display())),
+        "{stderr}"
+    );
+    let output = Command::new(server_binary())
+        .args(["--addr", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--addr nowhere"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
