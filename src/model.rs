@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -176,11 +177,37 @@ impl ApiKey {
 }
 
 /// A service and its API keys, as a [`KeyStore`](crate::KeyStore) returns it.
-#[derive(Clone, Debug)]
+///
+/// A service also remembers which of its keys last verified a token, and that key is tried
+/// first next time (keys' secrets are distinct, so this changes only the work, never the
+/// answer). The hint lives as long as the record: stores that keep records (the in-memory
+/// store, a cache) benefit from it.
 pub struct Service {
     id: Uuid,
     active: bool,
     api_keys: Vec<ApiKey>,
+    last_match: AtomicUsize,
+}
+
+impl Clone for Service {
+    fn clone(&self) -> Self {
+        Service {
+            id: self.id,
+            active: self.active,
+            api_keys: self.api_keys.clone(),
+            last_match: AtomicUsize::new(self.last_match.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("id", &self.id)
+            .field("active", &self.active)
+            .field("api_keys", &self.api_keys)
+            .finish()
+    }
 }
 
 impl Service {
@@ -190,6 +217,7 @@ impl Service {
             id,
             active,
             api_keys: Vec::new(),
+            last_match: AtomicUsize::new(NO_MATCH),
         }
     }
 
@@ -213,7 +241,19 @@ impl Service {
     pub fn api_keys(&self) -> &[ApiKey] {
         &self.api_keys
     }
+
+    /// The index of the key that last verified a token, if any.
+    pub(crate) fn last_match(&self) -> Option<usize> {
+        let i = self.last_match.load(Ordering::Relaxed);
+        (i != NO_MATCH).then_some(i)
+    }
+
+    pub(crate) fn set_last_match(&self, index: usize) {
+        self.last_match.store(index, Ordering::Relaxed);
+    }
 }
+
+const NO_MATCH: usize = usize::MAX;
 
 /// Who a request was authenticated as: handed to handlers in the request extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]

@@ -4,9 +4,8 @@
 mod common;
 
 use std::convert::Infallible;
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -54,39 +53,8 @@ async fn body_of(response: Response<Full<Bytes>>) -> String {
     .unwrap()
 }
 
-/// Captures everything `tracing` logs while it is alive (current-thread runtime).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 #[tokio::test]
-async fn a_failing_store_answers_500_with_a_fixed_body_and_logs_the_cause() {
-    let logs = Captured::default();
-    let _guard = logs.install();
+async fn a_failing_store_answers_500_with_a_fixed_body() {
     let store = Arc::new(FailingStore(AtomicUsize::new(0)));
     let service = NotifyAuthLayer::new(store.clone())
         .clock(|| NOW)
@@ -107,16 +75,6 @@ async fn a_failing_store_answers_500_with_a_fixed_body_and_logs_the_cause() {
         "{\"errors\":[{\"error\":\"KeyStoreError\",\"message\":\"Internal server error\"}],\"status_code\":500}\n"
     );
     assert_eq!(store.0.load(Ordering::SeqCst), 1);
-    let logs = logs.text();
-    assert!(logs.contains("ERROR"), "{logs}");
-    assert!(
-        logs.contains("connection refused (db.internal:5432)"),
-        "{logs}"
-    );
-    assert!(
-        !logs.contains(&header[7..]),
-        "the token is never logged: {logs}"
-    );
 }
 
 #[tokio::test]
@@ -138,46 +96,6 @@ async fn the_store_is_not_called_for_tokens_that_fail_to_parse() {
         assert!(response.status().is_client_error());
     }
     assert_eq!(store.0.load(Ordering::SeqCst), 0);
-}
-
-#[tokio::test]
-async fn success_and_rejection_logs() {
-    let logs = Captured::default();
-    let _guard = logs.install();
-    let service = NotifyAuthLayer::new(store())
-        .clock(|| NOW)
-        .layer(ok_handler());
-    let header = bearer(&valid());
-    let req = Request::builder()
-        .uri("/v2/notifications/sms?secret=query")
-        .header("authorization", &header)
-        .header("user-agent", "NOTIFY-API-PYTHON-CLIENT/10.0.0")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let response = service.clone().oneshot(req).await.unwrap();
-    assert_eq!(body_of(response).await, "inner");
-    let revoked = bearer(&token(S, NOW, K3_SECRET));
-    service
-        .oneshot(request("/v2/x", &[revoked.as_bytes()]))
-        .await
-        .unwrap();
-    let logs = logs.text();
-    let expected = format!(
-        "API authorised for service {S} with api key {K1}, using issuer NOTIFY-API-PYTHON-CLIENT/10.0.0 for URL: /v2/notifications/sms"
-    );
-    assert!(logs.contains(&expected), "{logs}");
-    assert!(
-        !logs.contains("secret=query"),
-        "the query string is not logged: {logs}"
-    );
-    assert!(
-        logs.contains("API request rejected: Invalid token: API key revoked"),
-        "{logs}"
-    );
-    assert!(logs.contains(&format!("api_key_id={K3}")), "{logs}");
-    for secret in [K1_SECRET, K3_SECRET, &header[7..], &revoked[7..]] {
-        assert!(!logs.contains(secret), "no secret or token in logs: {logs}");
-    }
 }
 
 #[tokio::test]
@@ -356,8 +274,6 @@ async fn the_extractor_without_the_layer_is_a_500() {
     async fn who(principal: Principal) -> String {
         principal.service_id.to_string()
     }
-    let logs = Captured::default();
-    let _guard = logs.install();
     let app: Router = Router::new().route("/v2/who", get(who));
     let response = app
         .oneshot(
@@ -372,10 +288,6 @@ async fn the_extractor_without_the_layer_is_a_500() {
     assert_eq!(response.headers()["content-type"], "application/json");
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, notify_auth::axum::MISSING_LAYER_BODY.as_bytes());
-    assert!(
-        logs.text()
-            .contains("is the notify-auth layer applied to this route?")
-    );
 }
 
 #[tokio::test]

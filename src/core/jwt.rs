@@ -97,6 +97,8 @@ pub(crate) struct Jwt<'a> {
     pub(crate) signing_input: &'a [u8],
     pub(crate) signature: Option<Signature>,
     pub(crate) alg_is_hs256: bool,
+    /// The header's `kid`, when it is a UUID: a hint of which key to try first.
+    pub(crate) kid: Option<uuid::Uuid>,
     pub(crate) claims: Claims,
     pub(crate) issuer: Issuer,
 }
@@ -166,6 +168,7 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
         signing_input: &token[..second],
         signature,
         alg_is_hs256: header.alg_is_hs256,
+        kid: header.kid,
         claims,
         issuer,
     })
@@ -327,11 +330,56 @@ impl<'de> de::Deserialize<'de> for Key {
     }
 }
 
+/// A header `kid`: a UUID (perhaps an API key id), another string, or not a string.
+enum KeyId {
+    Uuid(uuid::Uuid),
+    OtherString,
+    NotString,
+}
+
+impl<'de> de::Deserialize<'de> for KeyId {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyIdVisitor;
+        impl<'de> Visitor<'de> for KeyIdVisitor {
+            type Value = KeyId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyId, E> {
+                Ok(uuid::Uuid::try_parse(v).map_or(KeyId::OtherString, KeyId::Uuid))
+            }
+            fn visit_unit<E>(self) -> Result<KeyId, E> {
+                Ok(KeyId::NotString)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KeyId, E> {
+                Ok(KeyId::NotString)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KeyId, E> {
+                Ok(KeyId::NotString)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KeyId, E> {
+                Ok(KeyId::NotString)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KeyId, E> {
+                Ok(KeyId::NotString)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<KeyId, A::Error> {
+                FactsVisitor.visit_seq(seq).map(|_| KeyId::NotString)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyId, A::Error> {
+                FactsVisitor.visit_map(map).map(|_| KeyId::NotString)
+            }
+        }
+        d.deserialize_any(KeyIdVisitor)
+    }
+}
+
 /// What the JOSE header says that matters.
 #[derive(Default)]
 struct Header {
     alg_is_hs256: bool,
     kid_not_string: bool,
+    kid: Option<uuid::Uuid>,
     crit: bool,
     b64_false: bool,
 }
@@ -353,7 +401,14 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                     header.alg_is_hs256 =
                         matches!(map.next_value()?, Facts::Str { hs256: true, .. })
                 }
-                Key::Kid => header.kid_not_string = !matches!(map.next_value()?, Facts::Str { .. }),
+                Key::Kid => {
+                    let kid = map.next_value::<KeyId>()?;
+                    header.kid_not_string = matches!(kid, KeyId::NotString);
+                    header.kid = match kid {
+                        KeyId::Uuid(id) => Some(id),
+                        _ => None,
+                    };
+                }
                 Key::Crit => {
                     map.next_value::<IgnoredAny>()?;
                     header.crit = true;

@@ -158,12 +158,8 @@ impl<'a> PublicToken<'a> {
                 service_id,
             ));
         };
-        let mut keys = service
-            .api_keys()
-            .iter()
-            .filter(|key| key.is_visible_at(now))
-            .peekable();
-        if keys.peek().is_none() {
+        let keys = service.api_keys();
+        if !keys.iter().any(|key| key.is_visible_at(now)) {
             return Err(AuthError::for_service(ErrorKind::NoApiKeys, service_id));
         }
         if !service.is_active() {
@@ -172,16 +168,37 @@ impl<'a> PublicToken<'a> {
                 service_id,
             ));
         }
-        match key_loop(&self.jwt, keys.map(|key| (key.secret(), key)), now) {
-            Outcome::Matched(key) if key.expiry_date().is_some() => {
-                Err(AuthError::for_key(ErrorKind::Revoked, service_id, key.id()))
+        // Try the key the header's `kid` names, then the key that matched last time, then
+        // the others in order. Secrets are distinct, so the order changes only the work.
+        let kid = self
+            .jwt
+            .kid
+            .and_then(|kid| keys.iter().position(|key| key.id() == kid));
+        let hint = service.last_match().filter(|&i| i < keys.len());
+        let first = [kid, hint.filter(|&h| Some(h) != kid)];
+        let order = first
+            .into_iter()
+            .flatten()
+            .chain((0..keys.len()).filter(|i| !first.contains(&Some(*i))));
+        let candidates = order
+            .map(|i| (i, &keys[i]))
+            .filter(|(_, key)| key.is_visible_at(now))
+            .map(|(i, key)| (key.secret(), (i, key)));
+        match key_loop(&self.jwt, candidates, now) {
+            Outcome::Matched((i, key)) => {
+                service.set_last_match(i);
+                if key.expiry_date().is_some() {
+                    return Err(AuthError::for_key(ErrorKind::Revoked, service_id, key.id()));
+                }
+                Ok(Principal {
+                    service_id,
+                    api_key_id: key.id(),
+                    key_type: key.key_type(),
+                })
             }
-            Outcome::Matched(key) => Ok(Principal {
-                service_id,
-                api_key_id: key.id(),
-                key_type: key.key_type(),
-            }),
-            Outcome::Stop(kind, Some(key)) => Err(AuthError::for_key(kind, service_id, key.id())),
+            Outcome::Stop(kind, Some((_, key))) => {
+                Err(AuthError::for_key(kind, service_id, key.id()))
+            }
             Outcome::Stop(kind, None) => Err(AuthError::for_service(kind, service_id)),
             Outcome::NoMatch => Err(AuthError::for_service(ErrorKind::KeyNotFound, service_id)),
         }

@@ -1,0 +1,172 @@
+//! What the layer logs: Notify's success line, rejections with the ids known, store failures
+//! at error level, and never a secret or a token.
+//!
+//! Every test here shares one global subscriber (thread-local ones race in `tracing`'s
+//! callsite cache when tests run in parallel) and takes a lock, so each sees only its own logs.
+
+mod common;
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use common::*;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use notify_auth::{KeyStore, KeyStoreError, NotifyAuthLayer, Principal, Service};
+use tower::{Layer, ServiceExt, service_fn};
+use uuid::Uuid;
+
+#[derive(Clone)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static BUFFER: OnceLock<Buffer> = OnceLock::new();
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Installs the global subscriber once, takes the lock, and empties the buffer.
+async fn capture() -> tokio::sync::MutexGuard<'static, ()> {
+    let buffer = BUFFER.get_or_init(|| {
+        let buffer = Buffer(Arc::default());
+        let writer = buffer.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        buffer
+    });
+    let guard = SERIAL.lock().await;
+    buffer.0.lock().unwrap().clear();
+    guard
+}
+
+fn logs() -> String {
+    String::from_utf8(BUFFER.get().unwrap().0.lock().unwrap().clone()).unwrap()
+}
+
+fn handler() -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"inner"))))
+    })
+}
+
+#[tokio::test]
+async fn notify_success_line_and_rejections_with_ids() {
+    let _lock = capture().await;
+    let service = NotifyAuthLayer::new(store()).clock(|| NOW).layer(handler());
+    let header = bearer(&valid());
+    let req = Request::builder()
+        .uri("/v2/notifications/sms?secret=query")
+        .header("authorization", &header)
+        .header("user-agent", "NOTIFY-API-PYTHON-CLIENT/10.0.0")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = service.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let revoked = bearer(&token(S, NOW, K3_SECRET));
+    service
+        .oneshot(request("/v2/x", &[revoked.as_bytes()]))
+        .await
+        .unwrap();
+    let logs = logs();
+    let expected = format!(
+        "API authorised for service {S} with api key {K1}, using issuer NOTIFY-API-PYTHON-CLIENT/10.0.0 for URL: /v2/notifications/sms"
+    );
+    assert!(logs.contains(&expected), "{logs}");
+    assert!(
+        logs.contains(&format!("service_id={S} api_key_id={K1} key_type=normal")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("secret=query"),
+        "the query string is not logged: {logs}"
+    );
+    assert!(
+        logs.contains(" INFO ")
+            && logs.contains("API request rejected: Invalid token: API key revoked"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("service_id={S} api_key_id={K3}")),
+        "{logs}"
+    );
+    for secret in [K1_SECRET, K3_SECRET, &header[7..], &revoked[7..]] {
+        assert!(!logs.contains(secret), "no secret or token in logs: {logs}");
+    }
+}
+
+struct FailingStore;
+
+#[async_trait::async_trait]
+impl KeyStore for FailingStore {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        Err(KeyStoreError::new("connection refused (db.internal:5432)"))
+    }
+}
+
+#[tokio::test]
+async fn store_failures_are_logged_at_error_with_the_cause() {
+    let _lock = capture().await;
+    let service = NotifyAuthLayer::new(FailingStore)
+        .clock(|| NOW)
+        .layer(handler());
+    let header = bearer(&valid());
+    let response = service
+        .oneshot(request("/v2/x", &[header.as_bytes()]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let logs = logs();
+    assert!(logs.contains("ERROR"), "{logs}");
+    assert!(
+        logs.contains("key store error: connection refused (db.internal:5432)"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(&header[7..]),
+        "the token is never logged: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_layer_is_logged_at_error() {
+    use axum::Router;
+    use axum::routing::get;
+
+    async fn who(principal: Principal) -> String {
+        principal.service_id.to_string()
+    }
+    let _lock = capture().await;
+    let app: Router = Router::new().route("/v2/who", get(who));
+    let response = app
+        .oneshot(
+            Request::builder()
+                .uri("/v2/who")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let logs = logs();
+    assert!(
+        logs.contains("ERROR") && logs.contains("is the notify-auth layer applied to this route?"),
+        "{logs}"
+    );
+}
