@@ -1,0 +1,203 @@
+//! The cost of a decision, against its floor and its peers, on the same tokens.
+//!
+//! - floor: one pre-keyed HMAC-SHA256 of the token's signing input;
+//! - crate: `notify_auth::core::authenticate` (parse + key loop);
+//! - peer: the same decision built the obvious way on `jsonwebtoken` (decode per key with an
+//!   HS256 `Validation`, no `exp` required, then the `iat` check);
+//! - layer: the tower layer around a no-op service, against the bare service.
+//!
+//! Run `cargo bench --bench auth`, then `scripts/bench-ratios` for the ratios and targets.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
+use http::{Request, Response};
+use http_body_util::Full;
+use notify_auth::core::authenticate;
+use notify_auth::token::create_token_at;
+use notify_auth::{
+    ApiKey, AuthError, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service,
+};
+use sha2::Sha256;
+use tower::{Layer, ServiceExt, service_fn};
+use uuid::Uuid;
+
+const NOW: i64 = 1_795_394_922;
+
+fn secret(i: usize) -> String {
+    format!("{:08x}-8d35-48ac-975b-e847b4f122b0", i)
+}
+
+/// A service with `n` keys; key `i` has secret `secret(i)`.
+fn service(id: Uuid, n: usize) -> Service {
+    (0..n).fold(Service::new(id, true), |s, i| {
+        s.with_key(ApiKey::new(
+            Uuid::from_u128(i as u128 + 1),
+            Secret::new(secret(i)),
+            KeyType::Normal,
+        ))
+    })
+}
+
+fn header(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn decide(header: &str, service: &Service) -> Result<Principal, AuthError> {
+    authenticate([header.as_bytes()], NOW, |id| {
+        (id == service.id()).then_some(service)
+    })
+}
+
+/// The peer: jsonwebtoken's decode per key, then Notify's iat window.
+struct Peer {
+    keys: Vec<jsonwebtoken::DecodingKey>,
+    validation: jsonwebtoken::Validation,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    #[allow(dead_code)]
+    iss: String,
+    iat: i64,
+}
+
+impl Peer {
+    fn new(n: usize) -> Self {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.leeway = 30;
+        Peer {
+            keys: (0..n)
+                .map(|i| jsonwebtoken::DecodingKey::from_secret(secret(i).as_bytes()))
+                .collect(),
+            validation,
+        }
+    }
+
+    fn decide(&self, header: &str) -> Option<usize> {
+        let token = header.strip_prefix("Bearer ")?;
+        let _service: Claims = jsonwebtoken::dangerous::insecure_decode(token).ok()?.claims;
+        self.keys.iter().position(|key| {
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                .is_ok_and(|data| (NOW - 30..=NOW + 30).contains(&data.claims.iat))
+        })
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let sid = Uuid::from_u128(0x26785a09_ab16_4eb0_8407_a37497a57506);
+    let one = service(sid, 1);
+    let ten = service(sid, 10);
+    let token_first = header(&create_token_at(&secret(0), &sid.to_string(), NOW).unwrap());
+    let token_last = header(&create_token_at(&secret(9), &sid.to_string(), NOW).unwrap());
+    let token_wrong = header(&create_token_at("no-such-secret", &sid.to_string(), NOW).unwrap());
+    let token_old = header(&create_token_at(&secret(0), &sid.to_string(), NOW - 3600).unwrap());
+    let token_unknown =
+        header(&create_token_at(&secret(0), &Uuid::from_u128(7).to_string(), NOW).unwrap());
+
+    // The floor: one pre-keyed HMAC-SHA256 over the signing input.
+    let signing_input = {
+        let t = &token_first[7..];
+        t[..t.rfind('.').unwrap()].as_bytes().to_vec()
+    };
+    let keyed = Hmac::<Sha256>::new_from_slice(secret(0).as_bytes()).unwrap();
+    let floor = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
+        g.bench_function("floor", |b| {
+            b.iter(|| {
+                let mut mac = keyed.clone();
+                mac.update(black_box(&signing_input));
+                black_box(mac.finalize().into_bytes())
+            })
+        });
+    };
+
+    let mut g = c.benchmark_group("one_key");
+    floor(&mut g);
+    g.bench_function("crate", |b| {
+        b.iter(|| decide(black_box(&token_first), &one).unwrap())
+    });
+    let peer1 = Peer::new(1);
+    g.bench_function("peer", |b| {
+        b.iter(|| peer1.decide(black_box(&token_first)).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("ten_keys");
+    floor(&mut g);
+    g.bench_function("crate_cold", |b| {
+        // A fresh copy of a service that never matched: no hint.
+        b.iter_batched_ref(
+            || ten.clone(),
+            |s| decide(black_box(&token_last), s).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    let warm = ten.clone();
+    decide(&token_last, &warm).unwrap();
+    g.bench_function("crate_warm", |b| {
+        b.iter(|| decide(black_box(&token_last), &warm).unwrap())
+    });
+    let peer10 = Peer::new(10);
+    g.bench_function("peer", |b| {
+        b.iter(|| peer10.decide(black_box(&token_last)).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("rejections");
+    g.bench_function("bad_signature_ten_keys", |b| {
+        b.iter(|| decide(black_box(&token_wrong), &ten).unwrap_err())
+    });
+    g.bench_function("expired", |b| {
+        b.iter(|| decide(black_box(&token_old), &one).unwrap_err())
+    });
+    g.bench_function("unknown_service", |b| {
+        b.iter(|| decide(black_box(&token_unknown), &one).unwrap_err())
+    });
+    g.finish();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = MemoryStore::builder()
+        .service(service(sid, 1))
+        .build()
+        .unwrap();
+    let noop = service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let layered = NotifyAuthLayer::new(store).clock(|| NOW).layer(noop);
+    let request = || {
+        Request::builder()
+            .uri("/v2/notifications")
+            .header("authorization", &token_first)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let mut g = c.benchmark_group("layer");
+    g.bench_function("bare_service", |b| {
+        b.to_async(&rt)
+            .iter_batched(request, |req| noop.oneshot(req), BatchSize::SmallInput)
+    });
+    g.bench_function("with_layer", |b| {
+        b.to_async(&rt).iter_batched(
+            request,
+            |req| {
+                let svc = layered.clone();
+                async move {
+                    let response = svc.oneshot(req).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(auth, benches);
+criterion_main!(auth);
