@@ -103,7 +103,7 @@ fn benches(c: &mut Criterion) {
     // The floor: one pre-keyed HMAC-SHA256 over the signing input.
     let signing_input = {
         let t = &token_first[7..];
-        t[..t.rfind('.').unwrap()].as_bytes().to_vec()
+        t.as_bytes()[..t.rfind('.').unwrap()].to_vec()
     };
     let keyed = Hmac::<Sha256>::new_from_slice(secret(0).as_bytes()).unwrap();
     let floor = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
