@@ -7,9 +7,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64_simd::Out;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::python::{PyInt, PyUuid, py_int, py_uuid};
@@ -25,7 +27,7 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
-/// Decoded segments up to this size stay on the stack.
+/// Decoded segments up to this size stay on the stack (uninitialised until decoded into).
 const STACK_SEGMENT: usize = 512;
 
 fn invalid(reason: InvalidReason) -> AuthError {
@@ -112,19 +114,31 @@ impl Jwt<'_> {
 }
 
 /// Decodes one segment into `stack`, or onto the heap if it does not fit.
-fn decode<'b>(segment: &[u8], stack: &'b mut [u8]) -> Result<Cow<'b, [u8]>, AuthError> {
-    if base64::decoded_len_estimate(segment.len()) <= stack.len() {
-        let n = BASE64URL
-            .decode_slice(segment, stack)
-            .map_err(|_| invalid(InvalidReason::Base64))?;
-        Ok(Cow::Borrowed(&stack[..n]))
-    } else {
-        BASE64URL
-            .decode(segment)
-            .map(Cow::Owned)
-            .map_err(|_| invalid(InvalidReason::Base64))
+///
+/// The SIMD decoder takes the common case; whatever it refuses (non-zero trailing bits, which
+/// Python ignores, as well as real errors) goes to the lenient scalar engine, which judges.
+fn decode<'b>(
+    segment: &[u8],
+    stack: &'b mut [MaybeUninit<u8>],
+) -> Result<Cow<'b, [u8]>, AuthError> {
+    let simd = base64_simd::URL_SAFE_NO_PAD;
+    if simd.estimated_decoded_length(segment.len()) <= stack.len() {
+        if let Ok(decoded) = simd.decode(segment, Out::from_uninit_slice(stack)) {
+            return Ok(Cow::Borrowed(decoded));
+        }
     }
+    BASE64URL
+        .decode(segment)
+        .map(Cow::Owned)
+        .map_err(|_| invalid(InvalidReason::Base64))
 }
+
+/// The JOSE headers the official clients send (PyJWT sorts the keys; others write `typ`
+/// first), base64url-encoded: nothing in them needs reading beyond `alg: HS256`.
+const OFFICIAL_HEADERS: [&[u8]; 2] = [
+    b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", // {"alg":"HS256","typ":"JWT"}
+    b"eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9", // {"typ":"JWT","alg":"HS256"}
+];
 
 /// Parses a bearer token (the part after `Bearer `): contract §2 steps 3 and 4, and the `iss`
 /// judgement of step 5 (public) or of §7 (internal), which needs the claims' text.
@@ -139,13 +153,19 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
         &token[second + 1..],
     );
 
-    let mut stack = [0u8; STACK_SEGMENT];
-    let header_json = decode(header_b64, &mut stack)?;
-    let header =
-        read_json(&header_json, HeaderVisitor).map_err(|_| invalid(InvalidReason::HeaderJson))?;
-    let mut stack = [0u8; STACK_SEGMENT];
+    let mut stack = [MaybeUninit::uninit(); STACK_SEGMENT];
+    let header = if OFFICIAL_HEADERS.contains(&header_b64) {
+        Header {
+            alg_is_hs256: true,
+            ..Header::default()
+        }
+    } else {
+        let json = decode(header_b64, &mut stack)?;
+        read_json(&json, HeaderVisitor).map_err(|_| invalid(InvalidReason::HeaderJson))?
+    };
+    let mut stack = [MaybeUninit::uninit(); STACK_SEGMENT];
     let payload_json = decode(payload_b64, &mut stack)?;
-    let mut signature_buf = [0u8; 64];
+    let mut signature_buf = [MaybeUninit::uninit(); 64];
     let signature = decode(signature_b64, &mut signature_buf)?;
     let signature = (signature.len() <= 32).then(|| {
         let mut bytes = [0u8; 32];
@@ -162,8 +182,11 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
     if header.crit || header.b64_false {
         return Err(invalid(InvalidReason::CriticalHeader));
     }
-    let (claims, issuer) = read_json(&payload_json, ClaimsVisitor { rule })
-        .map_err(|_| invalid(InvalidReason::ClaimsJson))?;
+    let (claims, issuer) = match official_claims(&payload_json, rule) {
+        Some(read) => read,
+        None => read_json(&payload_json, ClaimsVisitor { rule })
+            .map_err(|_| invalid(InvalidReason::ClaimsJson))?,
+    };
     Ok(Jwt {
         signing_input: &token[..second],
         signature,
@@ -172,6 +195,39 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
         claims,
         issuer,
     })
+}
+
+/// The claims exactly as the official clients write them for a service,
+/// `{"iss":"<hyphenated UUID>","iat":<digits>}`, read without a JSON parser. Anything else
+/// (another order, spacing, escapes, a sign, a leading zero, more digits than fit) is left
+/// to the full parser, which gives the same answer for these bytes.
+fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)> {
+    let IssuerRule::ServiceId = rule else {
+        return None;
+    };
+    let rest = json.strip_prefix(br#"{"iss":""#)?;
+    let (iss, rest) = rest.split_at_checked(36)?;
+    let service_id = uuid::Uuid::try_parse_ascii(iss).ok()?;
+    let digits = rest.strip_prefix(br#"","iat":"#)?.strip_suffix(b"}")?;
+    let leading_zero = digits.len() > 1 && digits[0] == b'0';
+    if digits.is_empty()
+        || digits.len() > 18
+        || leading_zero
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let iat = digits
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    let claims = Claims {
+        iat: Time::At(iat),
+        nbf: Time::Absent,
+        exp: Time::Absent,
+        aud: false,
+        sub_or_jti_not_string: false,
+    };
+    Some((claims, Issuer::Service(PyUuid::Valid(service_id))))
 }
 
 /// Reads one JSON object with `visitor`, refusing trailing data.
@@ -520,5 +576,89 @@ impl IssuerSeed<'_> {
             IssuerRule::ServiceId => Issuer::Service(PyUuid::Invalid),
             IssuerRule::Client(_) => Issuer::Client(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        BASE64URL.encode(bytes)
+    }
+
+    #[test]
+    fn the_official_headers_are_what_they_claim() {
+        assert_eq!(
+            BASE64URL.decode(OFFICIAL_HEADERS[0]).unwrap(),
+            br#"{"alg":"HS256","typ":"JWT"}"#
+        );
+        assert_eq!(
+            BASE64URL.decode(OFFICIAL_HEADERS[1]).unwrap(),
+            br#"{"typ":"JWT","alg":"HS256"}"#
+        );
+    }
+
+    /// The full parser's reading of `json`, to compare with the fast path.
+    fn full(json: &[u8]) -> Option<(Time, Issuer)> {
+        read_json(
+            json,
+            ClaimsVisitor {
+                rule: IssuerRule::ServiceId,
+            },
+        )
+        .ok()
+        .map(|(claims, issuer)| (claims.iat, issuer))
+    }
+
+    #[test]
+    fn the_claims_fast_path_agrees_with_the_full_parser() {
+        let id = "26785a09-ab16-4eb0-8407-a37497a57506";
+        let taken = [
+            format!(r#"{{"iss":"{id}","iat":1795394922}}"#),
+            format!(r#"{{"iss":"{}","iat":0}}"#, id.to_uppercase()),
+            format!(r#"{{"iss":"{id}","iat":999999999999999999}}"#),
+        ];
+        for json in &taken {
+            let (claims, issuer) = official_claims(json.as_bytes(), IssuerRule::ServiceId).unwrap();
+            assert_eq!(Some((claims.iat, issuer)), full(json.as_bytes()), "{json}");
+        }
+        let left_to_the_parser = [
+            format!(r#"{{"iat":1795394922,"iss":"{id}"}}"#),
+            format!(r#"{{"iss":"{id}", "iat":1795394922}}"#),
+            format!(r#"{{"iss":"{id}","iat":01795394922}}"#),
+            format!(r#"{{"iss":"{id}","iat":-1}}"#),
+            format!(r#"{{"iss":"{id}","iat":1.5}}"#),
+            format!(r#"{{"iss":"{id}","iat":9999999999999999999}}"#),
+            format!(r#"{{"iss":"{id}","iat":}}"#),
+            format!(r#"{{"iss":"{id}","iat":1}} "#),
+            format!(r#"{{"iss":"{}","iat":1}}"#, id.replace('-', "")),
+            r#"{"iss":"26785a09-ab16-4eb0-8407-a37497a5750g","iat":1}"#.to_owned(),
+        ];
+        for json in &left_to_the_parser {
+            assert!(
+                official_claims(json.as_bytes(), IssuerRule::ServiceId).is_none(),
+                "{json}"
+            );
+        }
+        let internal = r#"{"iss":"26785a09-ab16-4eb0-8407-a37497a57506","iat":1}"#;
+        assert!(official_claims(internal.as_bytes(), IssuerRule::Client("x")).is_none());
+    }
+
+    #[test]
+    fn non_zero_trailing_bits_decode_as_python_decodes_them() {
+        // "QQ" is "A"; "QR" has non-zero trailing bits and is "A" to Python too.
+        let mut stack = [MaybeUninit::uninit(); 8];
+        assert_eq!(&*decode(b"QQ", &mut stack).unwrap(), b"A");
+        assert_eq!(&*decode(b"QR", &mut stack).unwrap(), b"A");
+        for bad in [&b"Q"[..], b"QQ==", b"Q Q", b"Q+", b"Q/", b"Q."] {
+            assert!(decode(bad, &mut stack).is_err(), "{bad:?}");
+        }
+        // Segments larger than the stack go to the heap.
+        let long = b64(&[7u8; 100]);
+        assert_eq!(
+            &*decode(long.as_bytes(), &mut stack).unwrap(),
+            &[7u8; 100][..]
+        );
     }
 }
