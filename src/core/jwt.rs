@@ -122,10 +122,10 @@ fn decode<'b>(
     stack: &'b mut [MaybeUninit<u8>],
 ) -> Result<Cow<'b, [u8]>, AuthError> {
     let simd = base64_simd::URL_SAFE_NO_PAD;
-    if simd.estimated_decoded_length(segment.len()) <= stack.len() {
-        if let Ok(decoded) = simd.decode(segment, Out::from_uninit_slice(stack)) {
-            return Ok(Cow::Borrowed(decoded));
-        }
+    if simd.estimated_decoded_length(segment.len()) <= stack.len()
+        && let Ok(decoded) = simd.decode(segment, Out::from_uninit_slice(stack))
+    {
+        return Ok(Cow::Borrowed(decoded));
     }
     BASE64URL
         .decode(segment)
