@@ -18,9 +18,9 @@ pub enum InvalidReason {
     Segments,
     /// A segment is not unpadded base64url.
     Base64,
-    /// The JWT header is not a JSON object, or is JSON this crate does not accept (§9).
+    /// The JWT header is not a JSON object Python reads (or is one §9 lets this crate refuse).
     HeaderJson,
-    /// The claims are not a JSON object, or are JSON this crate does not accept (§9).
+    /// The claims are not a JSON object Python reads (or are one §9 lets this crate refuse).
     ClaimsJson,
     /// The header's `kid` is not a string.
     KeyId,
@@ -28,9 +28,7 @@ pub enum InvalidReason {
     CriticalHeader,
     /// The header value is longer than the configured limit.
     TooLong,
-    /// An `iss` spelling only Python's lenient `int()` admits (§9).
-    LenientIssuer,
-    /// `iat`, `nbf` or `exp` is `null`, a list, an object, infinite, or uses non-ASCII digits.
+    /// `iat`, `nbf` or `exp` is `null`, a list, an object, or infinite.
     UnusableTime,
     /// `exp` is more than 30 seconds in the past.
     Expired,

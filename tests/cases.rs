@@ -452,11 +452,29 @@ async fn iat_value_classes() {
         ("null", iat("null"), Err(403, GENERAL)),
         ("list", iat("[]"), Err(403, GENERAL)),
         ("object", iat("{}"), Err(403, GENERAL)),
+        // int() reads the decimal digits of every script, and so does the crate.
         (
-            "non-ASCII digits (§9)",
-            iat("\"\u{0661}\""),
-            Err(403, GENERAL),
+            "Arabic-Indic digits",
+            iat("\"١٧٩٥٣٩٤٩٢٢\""),
+            Ok(S, K1, "normal"),
         ),
+        ("Arabic-Indic 1", iat("\"\u{0661}\""), Err(403, CLOCK)),
+        (
+            "superscript two is not a digit",
+            iat("\"\u{b2}\""),
+            Err(403, CLOCK),
+        ),
+        (
+            "U+001C is not stripped",
+            iat(&format!("\"\\u001c{NOW}\"")),
+            Err(403, CLOCK),
+        ),
+        (
+            "more digits than int() reads",
+            iat(&format!("\"{}{NOW}\"", "0".repeat(4300))),
+            Err(403, CLOCK),
+        ),
+        ("a lone surrogate", iat("\"\\ud800\""), Err(403, CLOCK)),
         ("1e400 (§9)", iat("1e400"), Err(403, GENERAL)),
         ("NaN (§9)", iat("NaN"), Err(403, GENERAL)),
     ])
@@ -697,4 +715,134 @@ async fn internal_routes() {
     internal(&bearer(&jwt(HEADER, r#"{"iss":"notify-admin"}"#, "s1")))
         .await
         .assert_v1(403, M13);
+}
+
+/// A token whose claims are these raw bytes, signed with K1.
+fn with_claim_bytes(claims: &[u8]) -> String {
+    let signing_input = format!("{}.{}", b64(HEADER.as_bytes()), b64(claims));
+    let token = jwt_from_signing_input(&signing_input, K1_SECRET);
+    bearer(&token)
+}
+
+fn jwt_from_signing_input(signing_input: &str, secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+#[tokio::test]
+async fn json_as_python_reads_it() {
+    let s = S.to_string();
+    let claims = claims(&s, NOW);
+    let extra = |claim: &str| with_claims(&format!(r#"{{"iss":"{s}","iat":{NOW},{claim}}}"#));
+    let utf16: Vec<u8> = claims.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf32: Vec<u8> = claims
+        .chars()
+        .flat_map(|c| u32::from(c).to_be_bytes())
+        .collect();
+    let mut invalid_utf8 = format!(r#"{{"iss":"{s}","iat":{NOW},"x":"?"}}"#).into_bytes();
+    let at = invalid_utf8.len() - 3;
+    invalid_utf8[at] = 0xff;
+    let mut surrogate_utf8 = invalid_utf8.clone();
+    surrogate_utf8.splice(at..at + 1, [0xed, 0xa0, 0x80]);
+    let nested = |d: usize| format!("{}{}", "[".repeat(d), "]".repeat(d));
+    check_public(vec![
+        (
+            "UTF-16 without a BOM",
+            with_claim_bytes(&utf16),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "UTF-32 without a BOM",
+            with_claim_bytes(&utf32),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "a BOM (§9)",
+            with_claim_bytes(&[b"\xef\xbb\xbf", claims.as_bytes()].concat()),
+            Err(403, GENERAL),
+        ),
+        (
+            "invalid UTF-8 in an ignored claim",
+            with_claim_bytes(&invalid_utf8),
+            Err(403, GENERAL),
+        ),
+        (
+            "an encoded surrogate",
+            with_claim_bytes(&surrogate_utf8),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "lone surrogate in sub",
+            extra(r#""sub":"\ud800""#),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "reversed surrogates in a claim name",
+            extra(r#""\ude00\ud83d":1"#),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "lone surrogate in iss",
+            iss_claims(r#""\ud800""#),
+            Err(403, M6),
+        ),
+        (
+            "nested 800 levels in an ignored claim",
+            extra(&format!(r#""x":{}"#, nested(800))),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "nested 2500 levels (Notify crashes)",
+            extra(&format!(r#""x":{}"#, nested(2500))),
+            Err(403, GENERAL),
+        ),
+        (
+            "iss nested 2500 levels (Notify crashes)",
+            iss_claims(&nested(2500)),
+            Err(403, GENERAL),
+        ),
+        (
+            "a 300-digit integer",
+            extra(&format!(r#""x":{}"#, "9".repeat(300))),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "a 400-digit integer in an ignored claim",
+            extra(&format!(r#""x":{}"#, "9".repeat(400))),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "a 4301-digit integer (int() refuses)",
+            extra(&format!(r#""x":{}"#, "1".repeat(4301))),
+            Err(403, GENERAL),
+        ),
+        (
+            "urn:UUID: in any other case",
+            iss_claims(&format!("\"URN:UUID:{s}\"")),
+            Err(403, M6),
+        ),
+        (
+            "U+001C before the hex digits",
+            iss_claims(&format!("\"\\u001c{}\"", &S.simple().to_string()[1..])),
+            Err(403, M6),
+        ),
+        (
+            "a space before the hex digits",
+            iss_claims(&format!("\" {}\"", &S.simple().to_string()[1..])),
+            Err(403, M7),
+        ),
+        (
+            "Arabic-Indic digit in nbf",
+            extra(r#""nbf":"\u0661""#),
+            Ok(S, K1, "normal"),
+        ),
+        (
+            "superscript in exp",
+            extra(r#""exp":"\u00b2""#),
+            Err(403, M13),
+        ),
+    ])
+    .await;
 }

@@ -14,7 +14,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64_simd::Out;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::python::{PyInt, PyUuid, py_int, py_uuid};
+use super::pyjson;
+use super::python::{PyInt, py_int, py_uuid};
 use crate::error::{AuthError, ErrorKind, InvalidReason};
 
 /// Unpadded base64url, as PyJWT writes it. Like Python's decoder it ignores non-zero trailing
@@ -57,7 +58,7 @@ impl fmt::Debug for Signature {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Time {
     Absent,
-    /// `null`, a list, an object, an infinite number, or non-ASCII digits: Notify crashes (500).
+    /// `null`, a list, an object or an infinite number: Notify crashes (500).
     Unusable,
     /// `int()` raises `ValueError` (a string that is not a decimal integer).
     NotInteger,
@@ -88,7 +89,8 @@ pub(crate) enum IssuerRule<'r> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Issuer {
     Absent,
-    Service(PyUuid),
+    /// The service id, or `None` if `iss` is not a UUID for Python.
+    Service(Option<uuid::Uuid>),
     /// Whether it equals the expected client id.
     Client(bool),
 }
@@ -161,7 +163,7 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
         }
     } else {
         let json = decode(header_b64, &mut stack)?;
-        read_json(&json, HeaderVisitor).map_err(|_| invalid(InvalidReason::HeaderJson))?
+        read_json(&json, HeaderVisitor).ok_or_else(|| invalid(InvalidReason::HeaderJson))?
     };
     let mut stack = [MaybeUninit::uninit(); STACK_SEGMENT];
     let payload_json = decode(payload_b64, &mut stack)?;
@@ -185,7 +187,7 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
     let (claims, issuer) = match official_claims(&payload_json, rule) {
         Some(read) => read,
         None => read_json(&payload_json, ClaimsVisitor { rule })
-            .map_err(|_| invalid(InvalidReason::ClaimsJson))?,
+            .ok_or_else(|| invalid(InvalidReason::ClaimsJson))?,
     };
     Ok(Jwt {
         signing_input: &token[..second],
@@ -227,15 +229,20 @@ fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)
         aud: false,
         sub_or_jti_not_string: false,
     };
-    Some((claims, Issuer::Service(PyUuid::Valid(service_id))))
+    Some((claims, Issuer::Service(Some(service_id))))
 }
 
-/// Reads one JSON object with `visitor`, refusing trailing data.
-fn read_json<'de, V: Visitor<'de>>(json: &'de [u8], visitor: V) -> serde_json::Result<V::Value> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let value = serde::Deserializer::deserialize_map(&mut de, visitor)?;
-    de.end()?;
-    Ok(value)
+/// Reads one JSON object with `visitor` as Python's `json.loads` reads the bytes, refusing
+/// trailing data.
+fn read_json<T, V>(json: &[u8], visitor: V) -> Option<T>
+where
+    V: for<'de> Visitor<'de, Value = T>,
+{
+    let text = pyjson::prepare(json)?;
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let value = serde::Deserializer::deserialize_map(&mut de, visitor).ok()?;
+    de.end().ok()?;
+    Some(value)
 }
 
 /// The facts about one JSON value that the contract's rules look at.
@@ -268,11 +275,7 @@ impl Facts {
             // `as` saturates, as the window check needs; infinities crash Notify.
             Facts::Float(f) if f.is_finite() => Time::At(f.trunc() as i64),
             Facts::Float(_) => Time::Unusable,
-            Facts::Str { int, .. } => match int {
-                PyInt::Value { .. } => Time::At(int.saturating_i64().unwrap_or_default()),
-                PyInt::Invalid => Time::NotInteger,
-                PyInt::NonAsciiDigits => Time::Unusable,
-            },
+            Facts::Str { int, .. } => int.saturating_i64().map_or(Time::NotInteger, Time::At),
         }
     }
 
@@ -573,7 +576,7 @@ impl<'de> Visitor<'de> for IssuerSeed<'_> {
 impl IssuerSeed<'_> {
     fn not_a_string(&self) -> Issuer {
         match self.0 {
-            IssuerRule::ServiceId => Issuer::Service(PyUuid::Invalid),
+            IssuerRule::ServiceId => Issuer::Service(None),
             IssuerRule::Client(_) => Issuer::Client(false),
         }
     }
@@ -607,7 +610,6 @@ mod tests {
                 rule: IssuerRule::ServiceId,
             },
         )
-        .ok()
         .map(|(claims, issuer)| (claims.iat, issuer))
     }
 

@@ -35,6 +35,7 @@
 //! ```
 
 mod jwt;
+mod pyjson;
 mod python;
 
 use std::borrow::Cow;
@@ -42,7 +43,6 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use self::jwt::{Issuer, IssuerRule, Jwt, Time};
-use self::python::PyUuid;
 use crate::error::{AuthError, ErrorKind, InvalidReason};
 use crate::model::{Principal, Secret, Service};
 
@@ -132,11 +132,8 @@ impl<'a> PublicToken<'a> {
         let jwt = jwt::parse(authorization.bearer_token()?, IssuerRule::ServiceId)?;
         let service_id = match jwt.issuer {
             Issuer::Absent => return Err(ErrorKind::MissingIssuer.into()),
-            Issuer::Service(PyUuid::Valid(id)) => id,
-            Issuer::Service(PyUuid::NonAsciiDigits) => {
-                return Err(ErrorKind::InvalidToken(InvalidReason::LenientIssuer).into());
-            }
-            Issuer::Service(PyUuid::Invalid) | Issuer::Client(_) => {
+            Issuer::Service(Some(id)) => id,
+            Issuer::Service(None) | Issuer::Client(_) => {
                 return Err(ErrorKind::IssuerNotUuid.into());
             }
         };

@@ -3,11 +3,15 @@
 //!
 //! Notify converts `iat`, `nbf` and `exp` with `int()` and `iss` with `uuid.UUID()`, and both
 //! accept more than the obvious spellings (surrounding whitespace, a sign, underscores between
-//! digits, `0x`, braces, `urn:uuid:`, hyphens anywhere). No crate reproduces CPython's rules,
-//! so they are restated here from CPython's `PyLong_FromString` and `uuid.UUID.__init__`.
-//! The one leniency not reproduced is non-ASCII digits, which contract §9 lets us refuse.
+//! digits, `0x`, braces, `urn:uuid:`, hyphens anywhere, digits of any script). No crate
+//! reproduces CPython's rules, so they are restated here from CPython 3.11's
+//! `PyLong_FromUnicodeObject` and `uuid.UUID.__init__`.
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use uuid::Uuid;
+
+/// CPython's limit on the digits `int()` reads in base 10 (`sys.get_int_max_str_digits()`).
+pub(crate) const MAX_STR_DIGITS: usize = 4300;
 
 /// What `int(text, base)` would do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,8 +20,6 @@ pub(crate) enum PyInt {
     Value { negative: bool, magnitude: u128 },
     /// `int()` raises `ValueError`.
     Invalid,
-    /// Python would accept it only thanks to non-ASCII digits (contract §9).
-    NonAsciiDigits,
 }
 
 impl PyInt {
@@ -31,21 +33,46 @@ impl PyInt {
                 let m = i64::try_from(magnitude).unwrap_or(i64::MAX);
                 Some(if negative { -m } else { m })
             }
-            _ => None,
+            PyInt::Invalid => None,
         }
     }
 }
 
-/// Python's `str.isspace()`, which `int()` strips: Unicode white space plus the four ASCII
-/// separators U+001C..U+001F.
-fn is_py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+/// The white space `int()` strips: ASCII space, tab, line feed, vertical tab, form feed and
+/// carriage return, and any non-ASCII white space (CPython turns it into a space first).
+/// Unlike `str.isspace()`, the ASCII separators U+001C..U+001F are not stripped.
+fn is_int_space(c: char) -> bool {
+    if c.is_ascii() {
+        matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
+    } else {
+        c.is_whitespace()
+    }
+}
+
+/// The value of a digit `int()` reads in `base`: ASCII digits and letters, and the decimal
+/// digits (Unicode category Nd) of every script.
+fn digit_value(c: char, base: u32) -> Option<u32> {
+    if c.is_ascii() {
+        return c.to_digit(base);
+    }
+    if c.general_category() != GeneralCategory::DecimalNumber {
+        return None;
+    }
+    // Nd characters come in runs of ten, 0 to 9 (a Unicode stability guarantee), and
+    // adjacent runs start at a zero: the value is the distance from the stretch's start.
+    let start = (0..u32::from(c))
+        .rev()
+        .map_while(|p| {
+            char::from_u32(p).filter(|p| p.general_category() == GeneralCategory::DecimalNumber)
+        })
+        .count();
+    Some(u32::try_from(start % 10).unwrap_or(0)).filter(|&v| v < base)
 }
 
 /// `int(text, base)` for `base` 10 or 16.
 pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
     debug_assert!(base == 10 || base == 16);
-    let s = text.trim_matches(is_py_space);
+    let s = text.trim_matches(is_int_space);
     let (negative, s) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -62,7 +89,6 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
     let mut magnitude: u128 = 0;
     let mut digits = 0usize;
     let mut previous_underscore = false;
-    let mut non_ascii = false;
     for c in chars.chars() {
         if c == '_' {
             if digits == 0 || previous_underscore {
@@ -72,23 +98,16 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
             continue;
         }
         previous_underscore = false;
-        let value = match c.to_digit(base) {
-            Some(v) => v,
-            None if !c.is_ascii() && c.is_numeric() => {
-                non_ascii = true;
-                0
-            }
-            None => return PyInt::Invalid,
+        let Some(value) = digit_value(c, base) else {
+            return PyInt::Invalid;
         };
         magnitude = magnitude
             .saturating_mul(u128::from(base))
             .saturating_add(u128::from(value));
         digits += 1;
     }
-    if digits == 0 || previous_underscore {
+    if digits == 0 || previous_underscore || (base == 10 && digits > MAX_STR_DIGITS) {
         PyInt::Invalid
-    } else if non_ascii {
-        PyInt::NonAsciiDigits
     } else {
         PyInt::Value {
             negative,
@@ -97,24 +116,16 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
     }
 }
 
-/// What `uuid.UUID(text)` would do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PyUuid {
-    /// The UUID.
-    Valid(Uuid),
-    /// `UUID()` raises.
-    Invalid,
-    /// Python would accept it only thanks to non-ASCII digits (contract §9).
-    NonAsciiDigits,
-}
-
-/// `uuid.UUID(text)`: drops every `urn:` then every `uuid:`, strips braces from both ends,
-/// drops every hyphen, requires 32 characters, and reads them with `int(…, 16)`.
-pub(crate) fn py_uuid(text: &str) -> PyUuid {
-    // The common spellings (hyphenated or 32 hex digits) need no allocation.
-    // (`Uuid::try_parse` accepts only spellings Python reads the same way.)
-    if let Ok(uuid) = Uuid::try_parse(text) {
-        return PyUuid::Valid(uuid);
+/// `uuid.UUID(text)`: drops every `urn:` then every `uuid:` (case-sensitively), strips braces
+/// from both ends, drops every hyphen, requires 32 characters, and reads them with
+/// `int(…, 16)`. `None` when `UUID()` raises.
+pub(crate) fn py_uuid(text: &str) -> Option<Uuid> {
+    // The plain, hyphenated and braced spellings need no allocation; `Uuid::try_parse` would
+    // also take a `urn:uuid:` prefix in any case, which Python does not.
+    if matches!(text.len(), 32 | 36 | 38)
+        && let Ok(uuid) = Uuid::try_parse(text)
+    {
+        return Some(uuid);
     }
     let stripped = text.replace("urn:", "").replace("uuid:", "");
     let hex: String = stripped
@@ -123,21 +134,15 @@ pub(crate) fn py_uuid(text: &str) -> PyUuid {
         .filter(|&c| c != '-')
         .collect();
     if hex.chars().count() != 32 {
-        return PyUuid::Invalid;
+        return None;
     }
     match py_int(&hex, 16) {
+        // A minus sign cannot survive (hyphens are gone), but "-0"-like values could.
         PyInt::Value {
             negative,
             magnitude,
-        } => {
-            if negative && magnitude != 0 {
-                PyUuid::Invalid
-            } else {
-                PyUuid::Valid(Uuid::from_u128(magnitude))
-            }
-        }
-        PyInt::Invalid => PyUuid::Invalid,
-        PyInt::NonAsciiDigits => PyUuid::NonAsciiDigits,
+        } if !negative || magnitude == 0 => Some(Uuid::from_u128(magnitude)),
+        _ => None,
     }
 }
 
@@ -149,27 +154,52 @@ mod tests {
         py_int(s, 10).saturating_i64()
     }
 
+    // Expected values checked against CPython 3.11's int() and uuid.UUID().
+
     #[test]
     fn int_accepts_what_python_accepts() {
         assert_eq!(int10("1795394922"), Some(1795394922));
         assert_eq!(int10(" +1795394922 "), Some(1795394922));
         assert_eq!(int10("\t-12\n"), Some(-12));
+        assert_eq!(int10("\u{b}\u{c}\r12"), Some(12));
         assert_eq!(int10("1_000"), Some(1000));
         assert_eq!(int10("\u{a0}7\u{2003}"), Some(7));
-        assert_eq!(int10("\u{1c}7"), Some(7));
         assert_eq!(int10("007"), Some(7));
+        assert_eq!(int10("\u{661}\u{662}"), Some(12));
+        assert_eq!(int10("\u{ff11}"), Some(1));
+        assert_eq!(int10("\u{1d7d8}\u{1d7e3}"), Some(1));
         assert_eq!(int10("99999999999999999999999999"), Some(i64::MAX));
         assert_eq!(int10("-99999999999999999999999999"), Some(-i64::MAX));
+        assert_eq!(int10(&"1".repeat(MAX_STR_DIGITS)), Some(i64::MAX));
     }
 
     #[test]
     fn int_rejects_what_python_rejects() {
+        let too_long = "0".repeat(MAX_STR_DIGITS + 1);
+        let too_long_with_underscores = format!("{}1", "1_".repeat(MAX_STR_DIGITS));
         for s in [
-            "", " ", "abc", "1.5", "_1", "1_", "1__0", "+-1", "--1", "1 2", "0x10", "+", "1e3",
+            "",
+            " ",
+            "abc",
+            "1.5",
+            "_1",
+            "1_",
+            "1__0",
+            "+-1",
+            "--1",
+            "1 2",
+            "0x10",
+            "+",
+            "1e3",
+            "\u{1c}7",
+            "7\u{1f}",
+            "\u{b2}",
+            "1\u{a0}2",
+            &too_long,
+            &too_long_with_underscores,
         ] {
             assert_eq!(py_int(s, 10), PyInt::Invalid, "{s:?}");
         }
-        assert_eq!(py_int("\u{661}\u{662}", 10), PyInt::NonAsciiDigits);
     }
 
     #[test]
@@ -178,6 +208,8 @@ mod tests {
         assert_eq!(py_int("0Xff", 16).saturating_i64(), Some(255));
         assert_eq!(py_int("0x", 16), PyInt::Invalid);
         assert_eq!(py_int("0x__f", 16), PyInt::Invalid);
+        // No digit limit in base 16.
+        assert!(py_int(&"f".repeat(5000), 16).saturating_i64().is_some());
     }
 
     #[test]
@@ -194,17 +226,25 @@ mod tests {
             "{{7c2d8c1f3a5b4e6f9a0b1c2d3e4f5a6b}",
             "7c2d8c1f3a5burn:4e6f9a0b1c2d3e4f5a6b",
         ] {
-            assert_eq!(py_uuid(s), PyUuid::Valid(u), "{s:?}");
+            assert_eq!(py_uuid(s), Some(u), "{s:?}");
         }
         // int() leniency inside the 32 characters.
         assert_eq!(
             py_uuid("+0000000000000000000000000000001"),
-            PyUuid::Valid(Uuid::from_u128(1))
+            Some(Uuid::from_u128(1))
+        );
+        assert_eq!(
+            py_uuid(" 0000000000000000000000000000001"),
+            Some(Uuid::from_u128(1))
+        );
+        assert_eq!(
+            py_uuid("\u{661}0000000000000000000000000000000"),
+            Some(Uuid::from_u128(1 << 124))
         );
         // Hyphens go before int() sees the text, so a minus sign never survives.
         assert_eq!(
             py_uuid("-00000000000000000000000000000000"),
-            PyUuid::Valid(Uuid::nil())
+            Some(Uuid::nil())
         );
         for s in [
             "not-a-valid-id",
@@ -213,12 +253,12 @@ mod tests {
             "7c2d8c1f-3a5b-4e6f-9a0b-1c2d3e4f5a6bb",
             "7c2d8c1f-3a5b-4e6f-9a0b-1c2d3e4f5a6g",
             "-0000000000000000000000000000001",
+            "URN:UUID:7c2d8c1f-3a5b-4e6f-9a0b-1c2d3e4f5a6b",
+            "urn:UUID:7c2d8c1f-3a5b-4e6f-9a0b-1c2d3e4f5a6b",
+            "\u{1c}0000000000000000000000000000001",
+            "\u{b2}0000000000000000000000000000000",
         ] {
-            assert_eq!(py_uuid(s), PyUuid::Invalid, "{s:?}");
+            assert_eq!(py_uuid(s), None, "{s:?}");
         }
-        assert_eq!(
-            py_uuid("\u{661}0000000000000000000000000000000"),
-            PyUuid::NonAsciiDigits
-        );
     }
 }
