@@ -11,6 +11,9 @@
 //!   `notify-admin` with the key file's `internal_clients` secrets; 200
 //!   `{"client_id":"notify-admin"}`.
 //!
+//! `--no-auth` serves the same routes without authentication (handlers answer a fixed body of
+//! the same shape): the baseline of the load test, never for real use.
+//!
 //! Logs go to stderr (`RUST_LOG` filters them, default `info`).
 
 use std::net::SocketAddr;
@@ -20,7 +23,8 @@ use std::process::ExitCode;
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use notify_auth::{
-    InternalAuthLayer, InternalCaller, InternalClient, MemoryStore, NotifyAuthLayer, Principal,
+    InternalAuthLayer, InternalCaller, InternalClient, KeyType, MemoryStore, NotifyAuthLayer,
+    Principal,
 };
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
@@ -30,6 +34,7 @@ const ADMIN_CLIENT_ID: &str = "notify-admin";
 struct Args {
     addr: SocketAddr,
     keys: PathBuf,
+    no_auth: bool,
 }
 
 // Two flags do not justify a command-line parsing dependency for an example.
@@ -37,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         addr: "127.0.0.1:6011".parse().expect("a valid default address"),
         keys: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json")),
+        no_auth: false,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
@@ -47,8 +53,9 @@ fn parse_args() -> Result<Args, String> {
                 args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
             }
             "--keys" => args.keys = PathBuf::from(value()?),
+            "--no-auth" => args.no_auth = true,
             "-h" | "--help" => {
-                return Err("usage: server [--addr HOST:PORT] [--keys FILE]".to_owned());
+                return Err("usage: server [--addr HOST:PORT] [--keys FILE] [--no-auth]".to_owned());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
@@ -57,7 +64,15 @@ fn parse_args() -> Result<Args, String> {
 }
 
 /// The demo application for a key store.
-fn app(store: MemoryStore) -> Router {
+fn app(store: MemoryStore, no_auth: bool) -> Router {
+    if no_auth {
+        return Router::new()
+            .route("/_status", get(status))
+            .route("/v2/", any(anonymous))
+            .route("/v2/{*path}", any(anonymous))
+            .route("/service", any(anonymous))
+            .route("/service/{*path}", any(anonymous));
+    }
     let admin = store
         .internal_client(ADMIN_CLIENT_ID)
         .cloned()
@@ -85,6 +100,15 @@ async fn status() -> Json<Value> {
 
 async fn whoami(principal: Principal) -> Json<Principal> {
     Json(principal)
+}
+
+/// What `--no-auth` answers: the shape and size of a principal, with nil ids.
+async fn anonymous() -> Json<Principal> {
+    Json(Principal {
+        service_id: uuid::Uuid::nil(),
+        api_key_id: uuid::Uuid::nil(),
+        key_type: KeyType::Normal,
+    })
 }
 
 async fn internal_whoami(caller: InternalCaller) -> Json<Value> {
@@ -125,7 +149,7 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(e) = axum::serve(listener, app(store))
+    if let Err(e) = axum::serve(listener, app(store, args.no_auth))
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -3,26 +3,33 @@
 //! ```text
 //! cargo run --example token -- <combined API key>          # {name}-{service_id}-{secret}
 //! cargo run --example token -- --iss notify-admin --secret dev-notify-secret-key
+//! cargo run --example token -- --back 15 <combined API key>  # 15 tokens, iat now, now-1, …
 //! ```
+//!
+//! `--back N` prints N distinct tokens, issued now and up to N-1 seconds ago (the load test's
+//! pool: each stays valid for at least 30-N+1 seconds).
 
 use std::process::ExitCode;
 
-use notify_auth::token::{CombinedApiKey, create_token};
+use notify_auth::Clock as _;
+
+use notify_auth::token::{CombinedApiKey, create_token, create_token_at};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.as_slice() {
-        [key] => key
-            .parse::<CombinedApiKey>()
-            .map_err(|e| e.to_string())
-            .and_then(|key| {
-                create_token(key.secret().expose(), &key.service_id().to_string())
-                    .map_err(|e| e.to_string())
-            }),
+        [key] => combined(key).and_then(|key| {
+            create_token(key.secret().expose(), &key.service_id().to_string())
+                .map_err(|e| e.to_string())
+        }),
         [a, iss, b, secret] if a == "--iss" && b == "--secret" => {
             create_token(secret, iss).map_err(|e| e.to_string())
         }
-        _ => Err("usage: token <combined API key> | token --iss ID --secret SECRET".to_owned()),
+        [back, n, key] if back == "--back" => pool(n, key),
+        _ => Err(
+            "usage: token <combined API key> | token --iss ID --secret SECRET | token --back N <combined API key>"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(token) => {
@@ -34,4 +41,30 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn combined(key: &str) -> Result<CombinedApiKey, String> {
+    key.parse::<CombinedApiKey>().map_err(|e| e.to_string())
+}
+
+/// `n` tokens issued now, a second ago, … (one per line).
+fn pool(n: &str, key: &str) -> Result<String, String> {
+    let n: i64 = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=30).contains(n))
+        .ok_or("--back takes a number of tokens from 1 to 30")?;
+    let key = combined(key)?;
+    let now = notify_auth::SystemClock.now();
+    let tokens = (0..n)
+        .map(|back| {
+            create_token_at(
+                key.secret().expose(),
+                &key.service_id().to_string(),
+                now - back,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(tokens.join("\n"))
 }
