@@ -57,8 +57,8 @@ pub mod token;
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::error::{AuthError, ErrorKind, InvalidReason};
 pub use crate::layer::{
-    InternalAuth, InternalAuthLayer, InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection,
-    RejectionResponse, ResponseFuture, V1Errors, V2Errors,
+    DEFAULT_STORE_TIMEOUT, InternalAuth, InternalAuthLayer, InternalCaller, NotifyAuth,
+    NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture, V1Errors, V2Errors,
 };
 pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
 pub use crate::store::{KeyStore, KeyStoreError, LoadError, MemoryStore};

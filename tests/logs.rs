@@ -170,3 +170,32 @@ async fn a_missing_layer_is_logged_at_error() {
         "{logs}"
     );
 }
+
+struct PanickingStore;
+
+#[async_trait::async_trait]
+impl KeyStore for PanickingStore {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        panic!("index out of bounds in the store")
+    }
+}
+
+#[tokio::test]
+async fn a_store_panic_is_logged_at_error_with_its_message() {
+    let _lock = capture().await;
+    let service = NotifyAuthLayer::new(PanickingStore)
+        .clock(|| NOW)
+        .layer(handler());
+    let header = bearer(&valid());
+    let response = service
+        .oneshot(request("/v2/x", &[header.as_bytes()]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let logs = logs();
+    assert!(
+        logs.contains("ERROR")
+            && logs.contains("the key store panicked: index out of bounds in the store"),
+        "{logs}"
+    );
+}

@@ -16,18 +16,22 @@ mod rejection;
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use http::{HeaderMap, Request, Response, header};
 use tower::{Layer, Service};
 
-pub use self::rejection::{KEY_STORE_ERROR_BODY, Rejection, RejectionResponse, V1Errors, V2Errors};
+pub use self::rejection::{
+    KEY_STORE_ERROR_BODY, KEY_STORE_TIMEOUT_BODY, Rejection, RejectionResponse, V1Errors, V2Errors,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{Authorization, InternalToken, PublicToken};
-use crate::model::{InternalClient, Principal};
-use crate::store::KeyStore;
+use crate::model::{InternalClient, Principal, Service as ServiceRecord};
+use crate::store::{KeyStore, KeyStoreError};
 
 /// How a layer authenticates: [`Public`] or [`Internal`]. Sealed.
 pub trait Scheme: Clone + Send + Sync + 'static + private::Sealed {
@@ -60,10 +64,14 @@ fn authorization(headers: &HeaderMap) -> Authorization<'_> {
     )
 }
 
+/// How long the public layer waits for the key store by default.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Public routes: the token names a service, whose keys come from a [`KeyStore`].
 #[derive(Clone)]
 pub struct Public {
     store: Arc<dyn KeyStore>,
+    store_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Public {
@@ -78,11 +86,12 @@ impl Scheme for Public {
     async fn authorize(&self, headers: &HeaderMap, now: i64) -> Result<Principal, Rejection> {
         let authorization = authorization(headers);
         let token = PublicToken::parse(&authorization)?;
-        let service = self
-            .store
-            .service(token.service_id())
-            .await
-            .map_err(|e| Rejection::KeyStore(Arc::new(e)))?;
+        let lookup = Lookup {
+            future: self.store.service(token.service_id()),
+            timeout: self.store_timeout,
+            deadline: None,
+        };
+        let service = lookup.await?;
         Ok(token.authorize(service.as_deref(), now)?)
     }
 
@@ -105,6 +114,50 @@ impl Scheme for Public {
             user_agent,
             path,
         );
+    }
+}
+
+type StoreFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Arc<ServiceRecord>>, KeyStoreError>> + Send + 'a>>;
+
+/// A key store lookup that cannot take the request down with it: a panic in the store
+/// becomes a [`Rejection::KeyStore`], and a store that does not answer within the timeout a
+/// [`Rejection::KeyStoreTimeout`]. The timer is started only if the first poll is pending.
+struct Lookup<'a> {
+    future: StoreFuture<'a>,
+    timeout: Option<Duration>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Future for Lookup<'_> {
+    type Output = Result<Option<Arc<ServiceRecord>>, Rejection>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Ready(result)) => {
+                return Poll::Ready(result.map_err(|e| Rejection::KeyStore(Arc::new(e))));
+            }
+            Ok(Poll::Pending) => {}
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-string payload".to_owned());
+                let error = KeyStoreError::new(format!("the key store panicked: {message}"));
+                return Poll::Ready(Err(Rejection::KeyStore(Arc::new(error))));
+            }
+        }
+        let Some(timeout) = this.timeout else {
+            return Poll::Pending;
+        };
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(deadline.as_mut().poll(cx));
+        Poll::Ready(Err(Rejection::KeyStoreTimeout(timeout)))
     }
 }
 
@@ -169,15 +222,36 @@ pub type InternalAuth<S, R = V1Errors> = Auth<S, Internal, R>;
 
 impl AuthLayer<Public, V2Errors> {
     /// Public-route authentication over `store` (any [`KeyStore`], `Arc<dyn KeyStore>`
-    /// included), with the system clock and Notify's v2 error bodies.
+    /// included), with the system clock, Notify's v2 error bodies, and a key store timeout of
+    /// [`DEFAULT_STORE_TIMEOUT`].
     pub fn new(store: impl KeyStore) -> Self {
         AuthLayer {
             scheme: Public {
                 store: Arc::new(store),
+                store_timeout: Some(DEFAULT_STORE_TIMEOUT),
             },
             clock: Arc::new(SystemClock),
             rejection: V2Errors,
         }
+    }
+}
+
+impl<R> AuthLayer<Public, R> {
+    /// Gives up on a key store lookup after `timeout`, answering 503 (see [`Rejection`]).
+    ///
+    /// The timer starts only if the store does not answer at once (the in-memory store
+    /// always does), and needs a Tokio runtime with its time driver, as axum and hyper
+    /// servers on Tokio have.
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.scheme.store_timeout = Some(timeout);
+        self
+    }
+
+    /// Waits for the key store as long as it takes (for runtimes other than Tokio; the store
+    /// must then bound its own work).
+    pub fn without_store_timeout(mut self) -> Self {
+        self.scheme.store_timeout = None;
+        self
     }
 }
 
@@ -315,6 +389,10 @@ fn log_rejection(rejection: &Rejection) {
         Rejection::KeyStore(e) => {
             tracing::error!(error = %e, "API request failed: the key store could not answer")
         }
+        Rejection::KeyStoreTimeout(after) => tracing::error!(
+            timeout_ms = after.as_millis(),
+            "API request failed: the key store did not answer in time"
+        ),
     }
 }
 

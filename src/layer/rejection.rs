@@ -1,6 +1,7 @@
 //! What a rejected request is answered with, and how to answer differently.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -8,8 +9,12 @@ use http::{HeaderValue, Response, StatusCode, header};
 use crate::error::AuthError;
 use crate::store::KeyStoreError;
 
-/// The body of the 500 answered when the key store fails (a newline ends it).
+/// The body of the 500 answered when the key store fails or panics (a newline ends it).
 pub const KEY_STORE_ERROR_BODY: &str = "{\"errors\":[{\"error\":\"KeyStoreError\",\"message\":\"Internal server error\"}],\"status_code\":500}\n";
+
+/// The body of the 503 answered when the key store does not answer in time (a newline ends
+/// it): the request may be retried.
+pub const KEY_STORE_TIMEOUT_BODY: &str = "{\"errors\":[{\"error\":\"KeyStoreError\",\"message\":\"Service temporarily unavailable\"}],\"status_code\":503}\n";
 
 /// Why the layer did not let a request through. The layer puts it in the response's
 /// extensions, so outer middleware can see it.
@@ -18,8 +23,10 @@ pub const KEY_STORE_ERROR_BODY: &str = "{\"errors\":[{\"error\":\"KeyStoreError\
 pub enum Rejection {
     /// The contract's answer: 401 or 403 with an exact message.
     Auth(AuthError),
-    /// The key store failed: 500. The cause is logged, never sent.
+    /// The key store failed or panicked: 500. The cause is logged, never sent.
     KeyStore(Arc<KeyStoreError>),
+    /// The key store did not answer within the layer's timeout: 503.
+    KeyStoreTimeout(Duration),
 }
 
 impl Rejection {
@@ -28,6 +35,7 @@ impl Rejection {
         match self {
             Rejection::Auth(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
             Rejection::KeyStore(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::KeyStoreTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -35,7 +43,7 @@ impl Rejection {
     pub fn auth_error(&self) -> Option<&AuthError> {
         match self {
             Rejection::Auth(e) => Some(e),
-            Rejection::KeyStore(_) => None,
+            Rejection::KeyStore(_) | Rejection::KeyStoreTimeout(_) => None,
         }
     }
 }
@@ -104,6 +112,7 @@ fn json_response<B: From<Bytes>>(
     let bytes = match rejection {
         Rejection::Auth(e) => Bytes::from(body(e)),
         Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
+        Rejection::KeyStoreTimeout(_) => Bytes::from_static(KEY_STORE_TIMEOUT_BODY.as_bytes()),
     };
     let mut response = Response::new(B::from(bytes));
     *response.status_mut() = rejection.status();
