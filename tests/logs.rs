@@ -199,3 +199,112 @@ async fn a_store_panic_is_logged_at_error_with_its_message() {
         "{logs}"
     );
 }
+
+/// Every conformance-style request, through both layers, with every log captured: no secret
+/// and no token appears in the logs, nor in any `Debug` or `Display` of the values involved.
+#[tokio::test]
+async fn no_secret_or_token_in_any_log_or_debug_output() {
+    let _lock = capture().await;
+    let s = S.to_string();
+    let secrets = [
+        K1_SECRET,
+        K2_SECRET,
+        K3_SECRET,
+        K4_SECRET,
+        KA_SECRET,
+        KOLD_SECRET,
+        WRONG_SECRET,
+        "s1",
+        "s2",
+    ];
+    let mut tokens = Vec::new();
+    for secret in secrets {
+        for iss in [
+            s.as_str(),
+            &A.to_string(),
+            &E.to_string(),
+            &OLD.to_string(),
+            "notify-admin",
+            "bad",
+        ] {
+            for iat in [NOW, NOW - 31, NOW + 31, NOW - 3600] {
+                tokens.push(token(iss, iat, secret));
+            }
+        }
+        for header in [
+            r#"{"alg":"HS512"}"#,
+            r#"{"alg":"HS256","kid":1}"#,
+            r#"{"alg":"none"}"#,
+        ] {
+            tokens.push(jwt(header, &claims(&s, NOW), secret));
+        }
+        for claims in [
+            format!(r#"{{"iss":"{s}"}}"#),
+            format!(r#"{{"iss":"{s}","iat":{NOW},"aud":"x"}}"#),
+            format!(r#"{{"iss":"{s}","iat":null}}"#),
+            format!(r#"{{"iat":{NOW}}}"#),
+        ] {
+            tokens.push(jwt(HEADER, &claims, secret));
+        }
+    }
+    let public = NotifyAuthLayer::new(store()).clock(|| NOW);
+    let internal = notify_auth::InternalAuthLayer::new(admin()).clock(|| NOW);
+    let mut debug = String::new();
+    for token in &tokens {
+        for scheme in ["Bearer ", "bearer ", "Basic ", "Bearer  "] {
+            let header = format!("{scheme}{token}");
+            for internal_route in [false, true] {
+                let req = Request::builder()
+                    .uri("/v2/x")
+                    .header("authorization", &header)
+                    .header("user-agent", "NOTIFY-API-PYTHON-CLIENT/10.0.0")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                let response = if internal_route {
+                    internal.layer(handler()).oneshot(req).await.unwrap()
+                } else {
+                    public.layer(handler()).oneshot(req).await.unwrap()
+                };
+                if let Some(rejection) = response.extensions().get::<notify_auth::Rejection>() {
+                    debug.push_str(&format!("{rejection:?} {}\n", rejection.status()));
+                    if let Some(e) = rejection.auth_error() {
+                        debug.push_str(&format!("{e} {e:?}\n"));
+                    }
+                }
+            }
+        }
+    }
+    let store = store();
+    debug.push_str(&format!(
+        "{store:?} {:?} {:?} {public:?} {internal:?}",
+        store.get(S),
+        admin()
+    ));
+    let key: notify_auth::token::CombinedApiKey = format!("name-{s}-{K1_SECRET}").parse().unwrap();
+    debug.push_str(&format!("{key:?}"));
+    let logs = logs();
+    assert!(
+        logs.contains("API authorised for service"),
+        "the run logged successes"
+    );
+    assert!(
+        logs.contains("API request rejected"),
+        "the run logged rejections"
+    );
+    for secret in secrets.iter().filter(|s| s.len() > 2) {
+        assert!(!logs.contains(secret), "a secret in the logs");
+        assert!(
+            !debug.contains(secret),
+            "a secret in Debug or Display output"
+        );
+    }
+    for token in &tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature), "a token in the logs");
+        assert!(
+            !debug.contains(signature),
+            "a token in Debug or Display output"
+        );
+    }
+    assert!(!debug.contains("\"s1\"") && !debug.contains("\"s2\""));
+}
