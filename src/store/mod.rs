@@ -40,7 +40,11 @@
 //! # let _ = layer;
 //! ```
 
+#[cfg(feature = "cache")]
+mod cache;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 use std::sync::Arc;
 
@@ -48,7 +52,14 @@ use uuid::Uuid;
 
 use crate::model::Service;
 
+#[cfg(feature = "cache")]
+pub use self::cache::{
+    CacheStats, CachedKeyStore, CachedKeyStoreBuilder, DEFAULT_MAX_SERVICES, DEFAULT_NEGATIVE_TTL,
+    DEFAULT_TTL,
+};
 pub use self::memory::{LoadError, MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "postgres")]
+pub use self::postgres::*;
 
 /// A source of services and their API keys.
 ///
@@ -69,17 +80,17 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 }
 
 /// A key store that could not answer. Its text is logged, never sent to the client.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("key store error: {source}")]
 pub struct KeyStoreError {
-    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    source: Arc<dyn std::error::Error + Send + Sync + 'static>,
 }
 
 impl KeyStoreError {
     /// Wraps the cause.
     pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         KeyStoreError {
-            source: source.into(),
+            source: Arc::from(source.into()),
         }
     }
 }

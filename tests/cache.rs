@@ -1,0 +1,169 @@
+//! The caching decorator, around a store that counts its calls.
+#![cfg(feature = "cache")]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use notify_auth::store::{CacheStats, CachedKeyStore};
+use notify_auth::{KeyStore, KeyStoreError, MemoryStore, Service};
+use uuid::Uuid;
+
+/// Counts calls; optionally slow, optionally failing.
+struct Counting {
+    inner: MemoryStore,
+    calls: AtomicUsize,
+    delay: Duration,
+    fail: AtomicBool,
+}
+
+impl Counting {
+    fn new(delay: Duration) -> Self {
+        Counting {
+            inner: store(),
+            calls: AtomicUsize::new(0),
+            delay,
+            fail: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Counting {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(KeyStoreError::new("database is down"));
+        }
+        self.inner.service(id).await
+    }
+}
+
+fn calls(cache: &CachedKeyStore<Counting>) -> usize {
+    cache.inner().calls.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn hits_come_from_the_cache_and_share_one_record() {
+    let cache = CachedKeyStore::new(Counting::new(Duration::ZERO));
+    let first = cache.service(S).await.unwrap().unwrap();
+    let second = cache.service(S).await.unwrap().unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "one record, so the key hint stays warm"
+    );
+    assert_eq!(calls(&cache), 1);
+    assert_eq!(
+        cache.stats(),
+        CacheStats {
+            hits: 1,
+            misses: 1,
+            store_calls: 1
+        }
+    );
+    assert_eq!(cache.stats().hit_rate(), 0.5);
+}
+
+#[tokio::test]
+async fn unknown_services_are_remembered_for_the_shorter_negative_ttl() {
+    let cache = CachedKeyStore::builder(Counting::new(Duration::ZERO))
+        .ttl(Duration::from_secs(60))
+        .negative_ttl(Duration::from_millis(50))
+        .build();
+    let unknown = Uuid::from_u128(99);
+    assert!(cache.service(unknown).await.unwrap().is_none());
+    assert!(cache.service(unknown).await.unwrap().is_none());
+    cache.service(S).await.unwrap().unwrap();
+    assert_eq!(calls(&cache), 2, "one call for the unknown id, one for S");
+    // Well past the negative TTL (no upper bound is asserted): the unknown id is asked again,
+    // the known one is still cached.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(cache.service(unknown).await.unwrap().is_none());
+    cache.service(S).await.unwrap().unwrap();
+    assert_eq!(calls(&cache), 3);
+}
+
+#[tokio::test]
+async fn found_services_expire_after_the_ttl() {
+    let cache = CachedKeyStore::builder(Counting::new(Duration::ZERO))
+        .ttl(Duration::from_millis(50))
+        .build();
+    cache.service(S).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cache.service(S).await.unwrap();
+    assert_eq!(calls(&cache), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_make_one_store_call() {
+    let cache = CachedKeyStore::new(Counting::new(Duration::from_millis(100)));
+    let lookups: Vec<_> = (0..50)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.service(S).await.unwrap().unwrap().id() })
+        })
+        .collect();
+    for lookup in lookups {
+        assert_eq!(lookup.await.unwrap(), S);
+    }
+    assert_eq!(calls(&cache), 1);
+    assert_eq!(cache.stats().store_calls, 1);
+}
+
+#[tokio::test]
+async fn errors_are_not_cached() {
+    let cache = CachedKeyStore::new(Counting::new(Duration::ZERO));
+    cache.inner().fail.store(true, Ordering::SeqCst);
+    let err = cache.service(S).await.unwrap_err();
+    assert_eq!(err.to_string(), "key store error: database is down");
+    cache.inner().fail.store(false, Ordering::SeqCst);
+    assert!(cache.service(S).await.unwrap().is_some());
+    assert_eq!(calls(&cache), 2);
+}
+
+#[tokio::test]
+async fn invalidation_drops_one_service_or_all() {
+    let cache = CachedKeyStore::new(Counting::new(Duration::ZERO));
+    cache.service(S).await.unwrap();
+    cache.service(A).await.unwrap();
+    cache.invalidate(S).await;
+    cache.service(S).await.unwrap();
+    cache.service(A).await.unwrap();
+    assert_eq!(calls(&cache), 3, "only S was asked again");
+    cache.invalidate_all();
+    cache.service(S).await.unwrap();
+    cache.service(A).await.unwrap();
+    assert_eq!(calls(&cache), 5);
+}
+
+#[tokio::test]
+async fn the_layer_works_over_the_cache() {
+    use notify_auth::NotifyAuthLayer;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    let cache = CachedKeyStore::new(Counting::new(Duration::ZERO));
+    let layer = NotifyAuthLayer::new(cache.clone()).clock(|| NOW);
+    for _ in 0..3 {
+        let header = bearer(&valid());
+        let service = layer.layer(service_fn(
+            |_req: http::Request<http_body_util::Full<bytes::Bytes>>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::new(),
+                )))
+            },
+        ));
+        let response = service
+            .oneshot(request("/v2/x", &[header.as_bytes()]))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(calls(&cache), 1);
+    assert_eq!(cache.stats().hits, 2);
+}
