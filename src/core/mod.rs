@@ -51,6 +51,10 @@ use crate::model::{Principal, Secret, Service};
 /// refuses header lines over 8190 bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// The longest `Authorization` header read: all its values together, as received (blanks
+/// included). Longer ones are refused with 403 GENERAL before any other work.
+pub const MAX_HEADER_LEN: usize = MAX_TOKEN_LEN + 64;
+
 /// The seconds either side of now that `iat` may be (contract §4).
 pub const WINDOW_SECS: i64 = 30;
 
@@ -61,35 +65,58 @@ pub const WINDOW_SECS: i64 = 30;
 #[derive(Clone, Debug)]
 pub struct Authorization<'a> {
     value: Option<Cow<'a, [u8]>>,
+    too_long: bool,
 }
 
 impl<'a> Authorization<'a> {
-    /// Builds it from the raw values of every `Authorization` header, in order.
+    /// Builds it from the raw values of every `Authorization` header, in order. More than
+    /// [`MAX_HEADER_LEN`] bytes in all are not even copied: the answer is 403 GENERAL.
     pub fn from_values<I>(values: I) -> Self
     where
         I: IntoIterator<Item = &'a [u8]>,
     {
-        let mut values = values.into_iter().map(trim);
+        let mut values = values.into_iter();
         let Some(first) = values.next() else {
-            return Authorization { value: None };
+            return Authorization {
+                value: None,
+                too_long: false,
+            };
         };
         let value = match values.next() {
             None => Cow::Borrowed(first),
             Some(second) => {
                 let mut joined = Vec::with_capacity(first.len() + second.len() + 1);
-                joined.extend_from_slice(first);
-                for v in std::iter::once(second).chain(values) {
-                    joined.push(b',');
-                    joined.extend_from_slice(v);
+                let mut received = 0;
+                for (i, v) in [first, second].into_iter().chain(values).enumerate() {
+                    received += v.len();
+                    if received > MAX_HEADER_LEN {
+                        return Authorization {
+                            value: None,
+                            too_long: true,
+                        };
+                    }
+                    if i > 0 {
+                        joined.push(b',');
+                    }
+                    joined.extend_from_slice(trim(v));
                 }
                 Cow::Owned(joined)
             }
         };
-        Authorization { value: Some(value) }
+        Authorization {
+            too_long: matches!(value, Cow::Borrowed(v) if v.len() > MAX_HEADER_LEN),
+            value: Some(match value {
+                Cow::Borrowed(v) => Cow::Borrowed(trim(v)),
+                owned => owned,
+            }),
+        }
     }
 
     /// Steps 1 and 2: the token after `Bearer ` (scheme in any case, exactly one space).
     pub fn bearer_token(&self) -> Result<&[u8], AuthError> {
+        if self.too_long {
+            return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+        }
         let value = match &self.value {
             Some(v) if !v.is_empty() => v,
             _ => return Err(ErrorKind::MissingToken.into()),
@@ -282,7 +309,10 @@ fn key_loop<'k, K>(
 fn judge_claims(claims: &jwt::Claims, now: i64) -> ClaimsVerdict {
     use ClaimsVerdict::{Accept, NextKey, Reject};
     let general = |reason| Reject(ErrorKind::InvalidToken(reason));
-    let (earliest, latest) = (now - WINDOW_SECS, now + WINDOW_SECS);
+    let (earliest, latest) = (
+        now.saturating_sub(WINDOW_SECS),
+        now.saturating_add(WINDOW_SECS),
+    );
     // PyJWT's checks, in its order: iat, nbf, exp, aud, sub, jti.
     match claims.iat {
         Time::Unusable => return general(InvalidReason::UnusableTime),
