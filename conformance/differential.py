@@ -1561,13 +1561,15 @@ def run_node_client(base_url: str, fx: Fixture, record, skip: bool):
 
 
 class Server:
-    def __init__(self, binary: Path, keys: Path, log: Path):
+    def __init__(self, binary: Path, keys: Path, log: Path, database_url: str | None = None):
         self.log_file = open(log, "wb")
         self.log = log
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
+        env.pop("DATABASE_URL", None)
+        extra = ["--database-url", database_url] if database_url else []
         self.proc = subprocess.Popen(
-            [str(binary), "--addr", "127.0.0.1:0", "--keys", str(keys)],
+            [str(binary), "--addr", "127.0.0.1:0", "--keys", str(keys), *extra],
             stdout=subprocess.PIPE, stderr=self.log_file, stdin=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + 30
@@ -1634,6 +1636,13 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-node", action="store_true",
                     help="do not run the official Node client (it is required otherwise)")
     ap.add_argument("--skip-clients", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--database-url", default=None, metavar="URL",
+                    help="serve the services and keys from PostgreSQL: load the generated key "
+                         "file with the load_keys example, then start the server with "
+                         "--database-url (needs both built with --features postgres)")
+    ap.add_argument("--load-keys", type=Path,
+                    default=REPO / "target" / "debug" / "examples" / "load_keys",
+                    help="the load_keys example binary (with --database-url)")
     ap.add_argument("--only", default=None, metavar="TEXT",
                     help="run only the scenarios whose name contains TEXT")
     ap.add_argument("--verbose", action="store_true", help="print every scenario")
@@ -1674,7 +1683,16 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="notify-auth-diff-") as tmp:
         keys_path = Path(tmp) / "keys.json"
         keys_path.write_text(json.dumps(fx.keyfile, indent=2))
-        server = Server(args.server, keys_path, Path(tmp) / "server.log")
+        if args.database_url:
+            print("differential: services and keys served from PostgreSQL", flush=True)
+            loaded = subprocess.run(
+                [str(args.load_keys), "--database-url", args.database_url, "--keys", str(keys_path)],
+                capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            )
+            if loaded.returncode != 0:
+                print(f"error: load_keys failed:\n{loaded.stdout}{loaded.stderr}", file=sys.stderr)
+                return 2
+        server = Server(args.server, keys_path, Path(tmp) / "server.log", args.database_url)
         try:
             started = time.monotonic()
             for sc in scenarios:

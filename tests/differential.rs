@@ -48,6 +48,35 @@ fn non_empty_env(name: &str) -> Option<String> {
 
 #[test]
 fn differential_against_notify() {
+    run_driver(&[]);
+}
+
+/// The same suite once more, with the services and keys served from PostgreSQL through the
+/// cache (the demo server's `--database-url`): needs `NOTIFY_AUTH_DATABASE_URL` too
+/// (`scripts/with-postgres` sets it).
+#[cfg(feature = "postgres")]
+#[test]
+fn differential_against_notify_on_postgres() {
+    let Some(url) = non_empty_env("NOTIFY_AUTH_DATABASE_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: set NOTIFY_AUTH_DATABASE_URL (scripts/with-postgres does) to run the \
+             differential suite against the PostgreSQL-backed demo server"
+        );
+        return;
+    };
+    let load_keys =
+        server_binary().with_file_name(format!("load_keys{}", std::env::consts::EXE_SUFFIX));
+    run_driver(&[
+        "--database-url".as_ref(),
+        url.as_ref(),
+        "--load-keys".as_ref(),
+        load_keys.as_os_str(),
+        "--skip-clients".as_ref(),
+    ]);
+}
+
+fn run_driver(extra: &[&std::ffi::OsStr]) {
     let Some(python) = non_empty_env("NOTIFY_AUTH_ORACLE_PYTHON") else {
         // Written to the stderr handle itself, which the test harness does not capture.
         let _ = writeln!(
@@ -75,7 +104,11 @@ fn differential_against_notify() {
     let script = root.join("conformance/differential.py");
 
     let mut command = Command::new(&python);
-    command.arg(&script).arg("--server").arg(&server);
+    command
+        .arg(&script)
+        .arg("--server")
+        .arg(&server)
+        .args(extra);
     if let Some(seed) = non_empty_env("NOTIFY_AUTH_DIFF_SEED") {
         command.arg("--seed").arg(seed.trim());
     }

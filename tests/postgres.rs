@@ -1,0 +1,1067 @@
+//! The PostgreSQL key store against a real server: lookups, Notify's seven-day window, the
+//! cache over it, revocation pushed by LISTEN/NOTIFY to a second instance, the listener
+//! reconnecting after a restart, and the store error while the server is down.
+//!
+//! Run with `scripts/with-postgres cargo test --features postgres --test postgres`. Without
+//! `NOTIFY_AUTH_DATABASE_URL` the tests that need a server print `skipped: …` and pass. The
+//! tests share one server (some restart or stop it), so each holds one global lock; each uses
+//! fresh ids, so they never see each other's rows.
+#![cfg(feature = "postgres")]
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use notify_auth::layer::KEY_STORE_ERROR_BODY;
+use notify_auth::store::{
+    CachedKeyStore, INVALIDATION_CHANNEL, InvalidationListener, MIGRATION, PostgresKeyStore,
+    Schema, spawn_invalidation_listener,
+};
+use notify_auth::{
+    ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, Service,
+};
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+use tokio::sync::{Mutex, MutexGuard};
+use tokio_postgres::NoTls;
+use tower::{Layer, ServiceExt, service_fn};
+use uuid::Uuid;
+
+const REVOKED: &str = "Invalid token: API key revoked";
+const KEY_NOT_FOUND: &str = "Invalid token: API key not found";
+const NO_KEYS: &str = "Invalid token: service has no API keys";
+const ARCHIVED: &str = "Invalid token: service is archived";
+const NOT_FOUND: &str = "Invalid token: service not found";
+
+/// One test at a time: they share the server, and some restart or stop it.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+fn database_url(test: &str) -> Option<String> {
+    match std::env::var("NOTIFY_AUTH_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skipped(&format!(
+                "{test}: NOTIFY_AUTH_DATABASE_URL is not set (run under scripts/with-postgres)"
+            ));
+            None
+        }
+    }
+}
+
+/// Says a test was skipped on the stderr handle itself, which the test harness does not
+/// capture.
+fn skipped(why: &str) {
+    let line = format!("skipped: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+fn log_to_test_output() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A fresh id: the clock's nanoseconds, the process id and a counter, as a v4-shaped UUID.
+fn fresh_id() -> Uuid {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed) as u32;
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&nanos.to_be_bytes());
+    bytes[8..12].copy_from_slice(&std::process::id().to_be_bytes());
+    bytes[12..].copy_from_slice(&count.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn fresh_secret() -> String {
+    fresh_id().to_string()
+}
+
+fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn utc(at: OffsetDateTime) -> PrimitiveDateTime {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    PrimitiveDateTime::new(at.date(), at.time())
+}
+
+fn store(url: &str) -> PostgresKeyStore {
+    PostgresKeyStore::builder(url)
+        .pool_size(4)
+        .connect_timeout(Duration::from_secs(2))
+        .query_timeout(Duration::from_secs(2))
+        .build()
+        .expect("the store builds")
+}
+
+/// The lock, a SQL connection for arranging rows, and the migration applied.
+struct Db {
+    url: String,
+    sql: tokio_postgres::Client,
+    _serial: MutexGuard<'static, ()>,
+}
+
+async fn setup(test: &str) -> Option<Db> {
+    let url = database_url(test)?;
+    let serial = SERIAL.lock().await;
+    log_to_test_output();
+    store(&url).migrate().await.expect("the migration applies");
+    let sql = connect(&url).await;
+    Some(Db {
+        url,
+        sql,
+        _serial: serial,
+    })
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("a SQL connection");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+impl Db {
+    async fn service(&self, active: bool) -> Uuid {
+        let id = fresh_id();
+        self.sql
+            .execute(
+                "INSERT INTO services (id, name, active) VALUES ($1, 'test service', $2)",
+                &[&id, &active],
+            )
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A key of `service`; returns its id and secret.
+    async fn key(
+        &self,
+        service: Uuid,
+        key_type: &str,
+        expiry_date: Option<PrimitiveDateTime>,
+    ) -> (Uuid, String) {
+        let (id, secret) = (fresh_id(), fresh_secret());
+        self.sql
+            .execute(
+                "INSERT INTO api_keys (id, name, service_id, secret, key_type, expiry_date) \
+                 VALUES ($1, 'test key', $2, $3, $4, $5)",
+                &[&id, &service, &secret, &key_type, &expiry_date],
+            )
+            .await
+            .unwrap();
+        (id, secret)
+    }
+
+    /// Revokes a key exactly as the issue says an operator would.
+    async fn revoke(&self, key: Uuid) {
+        let n = self
+            .sql
+            .execute(
+                "UPDATE api_keys SET expiry_date = now() at time zone 'utc' WHERE id = $1",
+                &[&key],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
+fn bearer(service: Uuid, secret: &str) -> String {
+    let token = notify_auth::token::create_token(secret, &service.to_string()).unwrap();
+    format!("Bearer {token}")
+}
+
+/// Looks `service` up in `store` and decides a fresh token signed with `secret`: the
+/// principal, or the message Notify would answer.
+async fn authenticate(
+    store: &(impl KeyStore + ?Sized),
+    service: Uuid,
+    secret: &str,
+) -> Result<Principal, String> {
+    let header = bearer(service, secret);
+    let record = store
+        .service(service)
+        .await
+        .map_err(|e| format!("store error: {e}"))?;
+    notify_auth::core::authenticate([header.as_bytes()], unix_now(), |_| record.as_deref())
+        .map_err(|e| e.message().to_owned())
+}
+
+/// Sends a request signed with `secret` for `service` through [`NotifyAuthLayer`] over
+/// `store`, to a handler answering with the principal as JSON.
+async fn through_layer(store: impl KeyStore, service: Uuid, secret: &str) -> (StatusCode, String) {
+    let handler = service_fn(|req: Request<Full<Bytes>>| async move {
+        let principal = req.extensions().get::<Principal>().copied();
+        let body = serde_json::to_string(&principal).unwrap();
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+    });
+    let request = Request::builder()
+        .uri("/v2/notifications")
+        .header(http::header::AUTHORIZATION, bearer(service, secret))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = NotifyAuthLayer::new(store)
+        .layer(handler)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn principal(service: Uuid, key: Uuid, key_type: KeyType) -> Principal {
+    Principal {
+        service_id: service,
+        api_key_id: key,
+        key_type,
+    }
+}
+
+/// A store that counts the calls reaching it.
+struct Counting<S> {
+    inner: S,
+    calls: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl<S: KeyStore> KeyStore for Counting<S> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.service(id).await
+    }
+}
+
+/// Polls `check` every 20 ms for up to `limit`; the time it took, or None.
+async fn within<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn lookup_returns_the_service_and_keys_of_every_type() {
+    let Some(db) = setup("lookup_returns_the_service_and_keys_of_every_type").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (normal, normal_secret) = db.key(service, "normal", None).await;
+    let (team, team_secret) = db.key(service, "team", None).await;
+    let (test, test_secret) = db.key(service, "test", None).await;
+    let yesterday = utc(OffsetDateTime::now_utc() - time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap();
+    let (revoked, revoked_secret) = db.key(service, "normal", Some(yesterday)).await;
+    let store = store(&db.url);
+
+    let record = store.service(service).await.unwrap().expect("the service");
+    assert_eq!(record.id(), service);
+    assert!(record.is_active());
+    let mut keys: Vec<_> = record
+        .api_keys()
+        .iter()
+        .map(|k| (k.id(), k.key_type(), k.expiry_date(), k.secret().expose()))
+        .collect();
+    keys.sort_by_key(|k| k.0);
+    let mut expected = vec![
+        (normal, KeyType::Normal, None, normal_secret.as_str()),
+        (team, KeyType::Team, None, team_secret.as_str()),
+        (test, KeyType::Test, None, test_secret.as_str()),
+        (
+            revoked,
+            KeyType::Normal,
+            Some(yesterday.assume_utc()),
+            revoked_secret.as_str(),
+        ),
+    ];
+    expected.sort_by_key(|k| k.0);
+    assert_eq!(keys, expected);
+
+    for (key, secret, key_type) in [
+        (normal, &normal_secret, KeyType::Normal),
+        (team, &team_secret, KeyType::Team),
+        (test, &test_secret, KeyType::Test),
+    ] {
+        assert_eq!(
+            authenticate(&store, service, secret).await,
+            Ok(principal(service, key, key_type))
+        );
+    }
+    assert_eq!(
+        authenticate(&store, service, &revoked_secret).await,
+        Err(REVOKED.to_owned())
+    );
+    assert_eq!(
+        authenticate(&store, service, &fresh_secret()).await,
+        Err(KEY_NOT_FOUND.to_owned())
+    );
+
+    // Through the layer, as an application sees it.
+    let (status, body) = through_layer(store.clone(), service, &team_secret).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        serde_json::to_string(&Some(principal(service, team, KeyType::Team))).unwrap()
+    );
+
+    // A service with no keys at all is still found, with none.
+    let empty = db.service(true).await;
+    let record = store.service(empty).await.unwrap().expect("the service");
+    assert!(record.api_keys().is_empty());
+    assert_eq!(
+        authenticate(&store, empty, &fresh_secret()).await,
+        Err(NO_KEYS.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_archived_service_is_refused() {
+    let Some(db) = setup("an_archived_service_is_refused").await else {
+        return;
+    };
+    let service = db.service(false).await;
+    let (_, secret) = db.key(service, "normal", None).await;
+    let store = store(&db.url);
+    let record = store.service(service).await.unwrap().expect("the service");
+    assert!(!record.is_active());
+    assert_eq!(record.api_keys().len(), 1);
+    assert_eq!(
+        authenticate(&store, service, &secret).await,
+        Err(ARCHIVED.to_owned())
+    );
+    // "no API keys" wins over "archived".
+    let bare = db.service(false).await;
+    assert_eq!(
+        authenticate(&store, bare, &secret).await,
+        Err(NO_KEYS.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused() {
+    let Some(db) = setup("a_revoked_key_is_refused").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (kept, kept_secret) = db.key(service, "normal", None).await;
+    let (key, secret) = db.key(service, "test", None).await;
+    let store = store(&db.url);
+    assert!(authenticate(&store, service, &secret).await.is_ok());
+    db.revoke(key).await;
+    assert_eq!(
+        authenticate(&store, service, &secret).await,
+        Err(REVOKED.to_owned())
+    );
+    assert_eq!(
+        authenticate(&store, service, &kept_secret).await,
+        Ok(principal(service, kept, KeyType::Normal))
+    );
+}
+
+#[tokio::test]
+async fn revoked_keys_stay_visible_for_seven_days_by_calendar_date() {
+    let Some(db) = setup("revoked_keys_stay_visible_for_seven_days_by_calendar_date").await else {
+        return;
+    };
+    // Keep clear of midnight UTC, when "today" changes under the test.
+    let now = OffsetDateTime::now_utc();
+    let to_midnight = (Time::MIDNIGHT - now.time())
+        .whole_seconds()
+        .rem_euclid(86_400);
+    if to_midnight < 5 {
+        tokio::time::sleep(Duration::from_secs(to_midnight as u64 + 1)).await;
+    }
+    let now = OffsetDateTime::now_utc();
+    let today: Date = now.date();
+    let day = time::Duration::days(1);
+    let at = |date: Date, time: Time| PrimitiveDateTime::new(date, time);
+    let cases = [
+        // (expiry date, visible?)
+        (utc(now - 6 * day), true),
+        (utc(now - 8 * day), false),
+        // Visibility goes by the expiry's calendar date: the first moment of the day six days
+        // ago is visible, the last moment of the day seven days ago is not, although less
+        // than seven times 24 hours have passed since (unless now is 23:59:59).
+        (at(today - 6 * day, Time::MIDNIGHT), true),
+        (
+            at(today - 7 * day, Time::from_hms(23, 59, 59).unwrap()),
+            false,
+        ),
+        (at(today - 7 * day, Time::MIDNIGHT), false),
+        (utc(now - time::Duration::minutes(1)), true),
+    ];
+    let service = db.service(true).await;
+    let mut visible = BTreeSet::new();
+    let mut keys = Vec::new();
+    for (expiry, expect_visible) in cases {
+        let (id, secret) = db.key(service, "normal", Some(expiry)).await;
+        // The store agrees with the model's rule, which the memory store uses.
+        let model =
+            ApiKey::new(id, Secret::new("s"), KeyType::Normal).revoked_at(expiry.assume_utc());
+        assert_eq!(
+            model.is_visible_at(now.unix_timestamp()),
+            expect_visible,
+            "{expiry}"
+        );
+        if expect_visible {
+            visible.insert(id);
+        }
+        keys.push((id, secret, expect_visible, expiry));
+    }
+    let store = store(&db.url);
+    let record = store.service(service).await.unwrap().expect("the service");
+    let listed: BTreeSet<Uuid> = record.api_keys().iter().map(|k| k.id()).collect();
+    assert_eq!(listed, visible);
+    for (_, secret, expect_visible, expiry) in &keys {
+        let expected = if *expect_visible {
+            REVOKED
+        } else {
+            KEY_NOT_FOUND
+        };
+        assert_eq!(
+            authenticate(&store, service, secret).await,
+            Err(expected.to_owned()),
+            "key revoked at {expiry}"
+        );
+    }
+
+    // A service whose only key was revoked eight days ago has "no API keys".
+    let old = db.service(true).await;
+    let (_, old_secret) = db.key(old, "normal", Some(utc(now - 8 * day))).await;
+    let record = store.service(old).await.unwrap().expect("the service");
+    assert!(record.api_keys().is_empty());
+    assert_eq!(
+        authenticate(&store, old, &old_secret).await,
+        Err(NO_KEYS.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_service_is_none() {
+    let Some(db) = setup("an_unknown_service_is_none").await else {
+        return;
+    };
+    let store = store(&db.url);
+    assert!(store.service(fresh_id()).await.unwrap().is_none());
+    assert_eq!(
+        authenticate(&store, fresh_id(), &fresh_secret()).await,
+        Err(NOT_FOUND.to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_over_postgres_hits_remembers_unknowns_and_loads_once() {
+    let Some(db) = setup("the_cache_over_postgres_hits_remembers_unknowns_and_loads_once").await
+    else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = CachedKeyStore::builder(Counting {
+        inner: store(&db.url),
+        calls: calls.clone(),
+    })
+    .ttl(Duration::from_secs(60))
+    .negative_ttl(Duration::from_secs(60))
+    .build();
+
+    // Hits.
+    for _ in 0..5 {
+        assert_eq!(
+            authenticate(&cache, service, &secret).await,
+            Ok(principal(service, key, KeyType::Normal))
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.store_calls), (4, 1, 1));
+
+    // Negative hits: an unknown service is asked once.
+    let unknown = fresh_id();
+    for _ in 0..5 {
+        assert!(cache.service(unknown).await.unwrap().is_none());
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // Single flight: 50 concurrent lookups of one uncached service, one query.
+    let cold = db.service(true).await;
+    let (cold_key, cold_secret) = db.key(cold, "team", None).await;
+    let before = cache.stats().store_calls;
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let lookups: Vec<_> = (0..50)
+        .map(|_| {
+            let cache = cache.clone();
+            let barrier = barrier.clone();
+            let secret = cold_secret.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                authenticate(&cache, cold, &secret).await
+            })
+        })
+        .collect();
+    for lookup in lookups {
+        assert_eq!(
+            lookup.await.unwrap(),
+            Ok(principal(cold, cold_key, KeyType::Team))
+        );
+    }
+    assert_eq!(cache.stats().store_calls - before, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // Without a listener, a revocation waits for the TTL: the cache still answers from memory.
+    db.revoke(key).await;
+    assert!(authenticate(&cache, service, &secret).await.is_ok());
+    cache.invalidate(service).await;
+    assert_eq!(
+        authenticate(&cache, service, &secret).await,
+        Err(REVOKED.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn the_migration_is_idempotent_and_safe_to_run_concurrently() {
+    let Some(db) = setup("the_migration_is_idempotent_and_safe_to_run_concurrently").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (a, b) = (store(&db.url), store(&db.url));
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    ra.unwrap();
+    rb.unwrap();
+    a.migrate().await.unwrap();
+    // The data survives, and each trigger exists once.
+    assert!(a.service(service).await.unwrap().is_some());
+    let triggers: i64 = db
+        .sql
+        .query_one(
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'notify_auth_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(triggers, 4);
+    assert!(MIGRATION.contains(INVALIDATION_CHANNEL));
+    // The key type is checked.
+    let bad = db
+        .sql
+        .execute(
+            "INSERT INTO api_keys (id, service_id, secret, key_type) VALUES ($1, $2, 's', 'live')",
+            &[&fresh_id(), &service],
+        )
+        .await;
+    assert!(bad.is_err());
+}
+
+#[tokio::test]
+async fn other_table_and_column_names() {
+    let Some(db) = setup("other_table_and_column_names").await else {
+        return;
+    };
+    let schema_name = format!("custom_{}", fresh_id().simple());
+    db.sql
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema_name};
+             CREATE TABLE {schema_name}.svc (sid uuid PRIMARY KEY, is_live boolean NOT NULL);
+             CREATE TABLE {schema_name}.keys (kid uuid PRIMARY KEY, owner uuid NOT NULL,
+                 plain text, kind varchar(255), revoked timestamp);"
+        ))
+        .await
+        .unwrap();
+    let schema = Schema::default()
+        .services_table(format!("{schema_name}.svc"))
+        .service_id_column("sid")
+        .service_active_column("is_live")
+        .api_keys_table(format!("{schema_name}.keys"))
+        .key_id_column("kid")
+        .key_service_id_column("owner")
+        .key_secret_column("plain")
+        .key_type_column("kind")
+        .key_expiry_date_column("revoked");
+    let store = PostgresKeyStore::builder(&db.url)
+        .schema(schema.clone())
+        .build()
+        .unwrap();
+    assert_eq!(store.schema(), &schema);
+    let (service, key, secret) = (fresh_id(), fresh_id(), fresh_secret());
+    db.sql
+        .execute(
+            &format!("INSERT INTO {schema_name}.svc VALUES ($1, true)"),
+            &[&service],
+        )
+        .await
+        .unwrap();
+    db.sql
+        .execute(
+            &format!("INSERT INTO {schema_name}.keys VALUES ($1, $2, $3, 'test', NULL)"),
+            &[&key, &service, &secret],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        authenticate(&store, service, &secret).await,
+        Ok(principal(service, key, KeyType::Test))
+    );
+
+    // An unknown key type is a store error naming the key, never its secret.
+    let (bad_key, bad_secret) = (fresh_id(), "do-not-log-this-secret");
+    db.sql
+        .execute(
+            &format!("INSERT INTO {schema_name}.keys VALUES ($1, $2, $3, 'live', NULL)"),
+            &[&bad_key, &service, &bad_secret],
+        )
+        .await
+        .unwrap();
+    let error = store.service(service).await.unwrap_err().to_string();
+    assert!(error.contains(&bad_key.to_string()), "{error}");
+    assert!(error.contains("live"), "{error}");
+    assert!(!error.contains(bad_secret), "{error}");
+
+    // migrate() only knows the default names.
+    assert!(store.migrate().await.is_err());
+}
+
+#[tokio::test]
+async fn a_query_slower_than_the_query_timeout_is_a_store_error() {
+    let Some(mut db) = setup("a_query_slower_than_the_query_timeout_is_a_store_error").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (_, secret) = db.key(service, "normal", None).await;
+    let store = PostgresKeyStore::builder(&db.url)
+        .query_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert!(authenticate(&store, service, &secret).await.is_ok());
+    // Another session holds the keys table: the lookup waits for it, then gives up.
+    let tx = db.sql.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let error = store.service(service).await.unwrap_err().to_string();
+    let took = start.elapsed();
+    eprintln!("a blocked lookup: {error} (after {took:?})");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(error.contains("time"), "{error}");
+    tx.rollback().await.unwrap();
+    // The pool is fine afterwards.
+    assert!(authenticate(&store, service, &secret).await.is_ok());
+}
+
+/// Needs no server: settings are checked at build time, building does not connect, a
+/// server that is not there is a store error, and no password is shown.
+#[tokio::test]
+async fn building_checks_names_and_never_shows_the_password() {
+    let url = "postgres://notify:hunter2-password@127.0.0.1:1/notify";
+    let builder = PostgresKeyStore::builder(url);
+    assert!(!format!("{builder:?}").contains("hunter2"));
+    let store = builder
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        .expect("building does not connect");
+    let debug = format!("{store:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("127.0.0.1:1"), "{debug}");
+
+    for bad in [
+        Schema::default().services_table("services; DROP TABLE x"),
+        Schema::default().api_keys_table("a.b.c"),
+        Schema::default().services_table("\"quoted\""),
+        Schema::default().key_secret_column(""),
+        Schema::default().key_type_column("1st"),
+        Schema::default().service_id_column("x".repeat(64)),
+        Schema::default().key_expiry_date_column("a.b"),
+    ] {
+        let error = PostgresKeyStore::builder(url)
+            .schema(bad.clone())
+            .build()
+            .expect_err("refused");
+        assert!(
+            error.to_string().contains("not allowed"),
+            "{bad:?}: {error}"
+        );
+    }
+    assert!(
+        PostgresKeyStore::builder(url)
+            .schema(Schema::default().services_table("notify.services"))
+            .build()
+            .is_ok()
+    );
+    assert!(PostgresKeyStore::builder(url).pool_size(0).build().is_err());
+    let error = PostgresKeyStore::builder("postgres://u:hunter2@host:notaport/db")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("hunter2"), "{error}");
+
+    // Nothing listens on port 1: connection refused, quickly, as a store error.
+    let start = Instant::now();
+    let error = store.service(fresh_id()).await.unwrap_err().to_string();
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(!error.contains("hunter2"), "{error}");
+    let (status, body) = through_layer(store, fresh_id(), "secret").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, KEY_STORE_ERROR_BODY);
+
+    // A listener on an invalid URL stops at once.
+    let cache = CachedKeyStore::new(notify_auth::MemoryStore::default());
+    let listener = spawn_invalidation_listener("postgres://u@host:notaport/db", cache);
+    assert!(!listener.wait_until_listening(Duration::from_secs(1)).await);
+}
+
+/// Two instances, two pools, two caches with a long TTL, each with its own listener.
+struct Instance {
+    cache: CachedKeyStore<PostgresKeyStore>,
+    listener: InvalidationListener,
+}
+
+async fn instance(url: &str) -> Instance {
+    let cache = CachedKeyStore::builder(store(url))
+        .ttl(Duration::from_secs(60))
+        .negative_ttl(Duration::from_secs(60))
+        .build();
+    let listener = spawn_invalidation_listener(url, cache.clone());
+    assert!(
+        listener.wait_until_listening(Duration::from_secs(5)).await,
+        "the listener listens"
+    );
+    Instance { cache, listener }
+}
+
+/// Polls `instance` until `service` with `secret` answers `expected`, for up to 2 s.
+async fn answers(
+    instance: &Instance,
+    service: Uuid,
+    secret: &str,
+    expected: &Result<Principal, String>,
+) -> Option<Duration> {
+    within(Duration::from_secs(2), || async {
+        &authenticate(&instance.cache, service, secret).await == expected
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_another_instance_at_once() {
+    let Some(db) = setup("a_revocation_reaches_another_instance_at_once").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let (one, two) = (instance(&db.url).await, instance(&db.url).await);
+    let ok = Ok(principal(service, key, KeyType::Normal));
+    // Warm both caches.
+    for instance in [&one, &two] {
+        assert_eq!(authenticate(&instance.cache, service, &secret).await, ok);
+        assert_eq!(authenticate(&instance.cache, service, &secret).await, ok);
+        assert_eq!(instance.cache.stats().store_calls, 1);
+    }
+
+    db.revoke(key).await;
+    let revoked = Err(REVOKED.to_owned());
+    let took = answers(&two, service, &secret, &revoked).await;
+    eprintln!("revocation reached instance two in {took:?}");
+    assert!(took.is_some(), "instance two still accepts the revoked key");
+    assert!(answers(&one, service, &secret, &revoked).await.is_some());
+
+    // A new key, and a new service, are found at once although "no key" was cached.
+    let (new_key, new_secret) = db.key(service, "team", None).await;
+    let took = answers(
+        &two,
+        service,
+        &new_secret,
+        &Ok(principal(service, new_key, KeyType::Team)),
+    )
+    .await;
+    eprintln!("a new key reached instance two in {took:?}");
+    assert!(took.is_some());
+    let later = fresh_id();
+    assert!(two.cache.service(later).await.unwrap().is_none());
+    db.sql
+        .execute(
+            "INSERT INTO services (id, active) VALUES ($1, true)",
+            &[&later],
+        )
+        .await
+        .unwrap();
+    let found = within(Duration::from_secs(2), || async {
+        two.cache.service(later).await.unwrap().is_some()
+    })
+    .await;
+    assert!(found.is_some(), "the new service is found");
+
+    // Archiving the service reaches it too.
+    db.sql
+        .execute(
+            "UPDATE services SET active = false WHERE id = $1",
+            &[&service],
+        )
+        .await
+        .unwrap();
+    assert!(
+        answers(&two, service, &new_secret, &Err(ARCHIVED.to_owned()))
+            .await
+            .is_some()
+    );
+
+    // A key moved to another service invalidates both.
+    let other = db.service(true).await;
+    assert_eq!(
+        authenticate(&two.cache, other, &new_secret).await,
+        Err(NO_KEYS.to_owned())
+    );
+    db.sql
+        .execute(
+            "UPDATE api_keys SET service_id = $1 WHERE id = $2",
+            &[&other, &new_key],
+        )
+        .await
+        .unwrap();
+    assert!(
+        answers(
+            &two,
+            other,
+            &new_secret,
+            &Ok(principal(other, new_key, KeyType::Team))
+        )
+        .await
+        .is_some()
+    );
+    // (The old service, archived, keeps only its revoked key.)
+    let moved_out = within(Duration::from_secs(2), || async {
+        let record = two.cache.service(service).await.unwrap().unwrap();
+        record.api_keys().iter().map(|k| k.id()).collect::<Vec<_>>() == [key]
+    })
+    .await;
+    assert!(moved_out.is_some(), "the old service lost the key");
+
+    // A payload that is not a service id clears the whole cache.
+    let calls = two.cache.stats().store_calls;
+    assert!(authenticate(&two.cache, other, &new_secret).await.is_ok());
+    assert_eq!(two.cache.stats().store_calls, calls);
+    db.sql
+        .batch_execute(&format!("NOTIFY {INVALIDATION_CHANNEL}, 'not a uuid'"))
+        .await
+        .unwrap();
+    let cleared = within(Duration::from_secs(2), || async {
+        let _ = authenticate(&two.cache, other, &new_secret).await;
+        two.cache.stats().store_calls > calls
+    })
+    .await;
+    assert!(cleared.is_some(), "the cache was cleared");
+
+    assert!(one.listener.is_listening() && two.listener.is_listening());
+    assert_eq!(two.listener.connections(), 1);
+    two.listener.abort();
+}
+
+/// Controls the shared server with `pg_ctl`, from NOTIFY_AUTH_PGDATA and NOTIFY_AUTH_PG_CTL.
+struct Server {
+    pgdata: PathBuf,
+    pg_ctl: Vec<String>,
+}
+
+impl Server {
+    fn from_env(test: &str) -> Option<Server> {
+        let pgdata = std::env::var("NOTIFY_AUTH_PGDATA")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let pg_ctl = std::env::var("NOTIFY_AUTH_PG_CTL")
+            .ok()
+            .filter(|v| !v.is_empty());
+        match (pgdata, pg_ctl) {
+            (Some(pgdata), Some(pg_ctl)) => Some(Server {
+                pgdata: pgdata.into(),
+                pg_ctl: pg_ctl.split_whitespace().map(str::to_owned).collect(),
+            }),
+            _ => {
+                skipped(&format!(
+                    "{test}: NOTIFY_AUTH_PGDATA or NOTIFY_AUTH_PG_CTL is not set \
+                     (run under scripts/with-postgres)"
+                ));
+                None
+            }
+        }
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.pg_ctl[0])
+            .args(&self.pg_ctl[1..])
+            .arg("-D")
+            .arg(&self.pgdata)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("pg_ctl runs")
+    }
+
+    fn is_running(&self) -> bool {
+        self.pg_ctl(&["status"]).status.success()
+    }
+
+    fn stop(&self) {
+        let out = self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+        assert!(out.status.success(), "pg_ctl stop: {out:?}");
+    }
+
+    /// Restarts the server, or starts it again after [`Server::stop`] (`restart` reuses the
+    /// options it was started with).
+    fn restart(&self) -> std::process::Output {
+        let log = self
+            .pgdata
+            .parent()
+            .map(|dir| dir.join("server.log"))
+            .unwrap_or_else(|| PathBuf::from("/dev/null"));
+        let log = log.to_string_lossy().into_owned();
+        self.pg_ctl(&["-l", &log, "-m", "fast", "-w", "-t", "60", "restart"])
+    }
+}
+
+/// Starts the server again when a test ends, however it ends.
+struct RestartOnDrop<'a>(&'a Server);
+
+impl Drop for RestartOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_running() {
+            let out = self.0.restart();
+            if !out.status.success() {
+                eprintln!("could not start the server again: {out:?}");
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_server_restart_the_listener_reconnects() {
+    let test = "with_server_restart_the_listener_reconnects";
+    let Some(db) = setup(test).await else {
+        return;
+    };
+    let Some(server) = Server::from_env(test).map(Arc::new) else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    drop(db.sql);
+    let one = instance(&db.url).await;
+    let ok = Ok(principal(service, key, KeyType::Normal));
+    assert_eq!(authenticate(&one.cache, service, &secret).await, ok);
+    assert_eq!(one.cache.stats().store_calls, 1);
+
+    {
+        let _restart = RestartOnDrop(&server);
+        let server = server.clone();
+        let out = blocking(move || server.restart()).await;
+        assert!(out.status.success(), "pg_ctl restart: {out:?}");
+    }
+    let start = Instant::now();
+    assert!(
+        one.listener
+            .wait_for_connections(2, Duration::from_secs(30))
+            .await,
+        "the listener listens again"
+    );
+    eprintln!(
+        "the listener listened again {:?} after the restart",
+        start.elapsed()
+    );
+    // The cache was cleared: the next lookup goes to the database (on a new connection).
+    assert_eq!(authenticate(&one.cache, service, &secret).await, ok);
+    assert_eq!(one.cache.stats().store_calls, 2);
+
+    // And a revocation still reaches the cache.
+    let sql = connect(&db.url).await;
+    sql.execute(
+        "UPDATE api_keys SET expiry_date = now() at time zone 'utc' WHERE id = $1",
+        &[&key],
+    )
+    .await
+    .unwrap();
+    let took = answers(&one, service, &secret, &Err(REVOKED.to_owned())).await;
+    eprintln!("after the restart, the revocation reached the cache in {took:?}");
+    assert!(took.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_server_stopped_lookups_fail_then_recover() {
+    let test = "with_server_stopped_lookups_fail_then_recover";
+    let Some(db) = setup(test).await else {
+        return;
+    };
+    let Some(server) = Server::from_env(test).map(Arc::new) else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "test", None).await;
+    drop(db.sql);
+    let store = store(&db.url);
+    // The pool holds a connection from before the stop.
+    assert!(authenticate(&store, service, &secret).await.is_ok());
+
+    {
+        let _restart = RestartOnDrop(&server);
+        let stopping = server.clone();
+        blocking(move || stopping.stop()).await;
+
+        let start = Instant::now();
+        let error = store.service(service).await.unwrap_err();
+        eprintln!(
+            "with the server down: {error} (after {:?})",
+            start.elapsed()
+        );
+        let (status, body) = through_layer(store.clone(), service, &secret).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, KEY_STORE_ERROR_BODY);
+        // Through the cache too: errors are not cached.
+        let cache = CachedKeyStore::new(store.clone());
+        assert!(cache.service(service).await.is_err());
+        assert!(cache.service(service).await.is_err());
+        assert_eq!(cache.stats().store_calls, 2);
+
+        let starting = server.clone();
+        let out = blocking(move || starting.restart()).await;
+        assert!(out.status.success(), "pg_ctl restart: {out:?}");
+    }
+    let (status, body) = through_layer(store.clone(), service, &secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        serde_json::to_string(&Some(principal(service, key, KeyType::Test))).unwrap()
+    );
+}
