@@ -2,14 +2,21 @@
 //!
 //! ```text
 //! cargo run --example server -- [--addr 127.0.0.1:6011] [--keys examples/keys.json]
+//! cargo run --example server --features postgres -- --database-url postgres://…  [--keys …]
 //! ```
 //!
-//! - `GET /_status`: 200 `{"status":"ok"}`, no authentication.
-//! - any method, any path under `/v2/`: public authentication against the key file's
-//!   services; 200 `{"service_id":…,"api_key_id":…,"key_type":…}`.
+//! - `GET /_status`: 200 `{"status":"ok"}`, no authentication (with `--database-url`, also the
+//!   key cache's counters: `{"status":"ok","cache":{"hits":…,"misses":…,"store_calls":…}}`).
+//! - any method, any path under `/v2/`: public authentication; 200
+//!   `{"service_id":…,"api_key_id":…,"key_type":…}`. Services and keys come from the key file,
+//!   or with `--database-url URL` (or `DATABASE_URL`) from PostgreSQL through a 2-second cache
+//!   that revocations invalidate at once (LISTEN/NOTIFY).
 //! - any method, `/service` and any path under it: internal authentication for the client
 //!   `notify-admin` with the key file's `internal_clients` secrets; 200
 //!   `{"client_id":"notify-admin"}`.
+//!
+//! `--request-binding off|verify-if-present|required` (default `off`) sets the request-binding
+//! mode of the `/v2/` routes (contract §10: the `req` and `pay` claims).
 //!
 //! `--no-auth` serves the same routes without authentication (handlers answer a fixed body of
 //! the same shape): the baseline of the load test, never for real use.
@@ -19,12 +26,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use notify_auth::core::RequestBinding;
 use notify_auth::{
-    InternalAuthLayer, InternalCaller, InternalClient, KeyType, MemoryStore, NotifyAuthLayer,
-    Principal,
+    InternalAuthLayer, InternalCaller, InternalClient, KeyStore, KeyType, MemoryStore,
+    NotifyAuthLayer, Principal,
 };
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
@@ -34,14 +43,21 @@ const ADMIN_CLIENT_ID: &str = "notify-admin";
 struct Args {
     addr: SocketAddr,
     keys: PathBuf,
+    database_url: Option<String>,
+    binding: RequestBinding,
     no_auth: bool,
 }
 
-// Two flags do not justify a command-line parsing dependency for an example.
+const USAGE: &str = "usage: server [--addr HOST:PORT] [--keys FILE] [--database-url URL] \
+     [--request-binding off|verify-if-present|required] [--no-auth]";
+
+// A handful of flags do not justify a command-line parsing dependency for an example.
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         addr: "127.0.0.1:6011".parse().expect("a valid default address"),
         keys: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json")),
+        database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        binding: RequestBinding::Off,
         no_auth: false,
     };
     let mut argv = std::env::args().skip(1);
@@ -53,49 +69,89 @@ fn parse_args() -> Result<Args, String> {
                 args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
             }
             "--keys" => args.keys = PathBuf::from(value()?),
-            "--no-auth" => args.no_auth = true,
-            "-h" | "--help" => {
-                return Err("usage: server [--addr HOST:PORT] [--keys FILE] [--no-auth]".to_owned());
+            "--database-url" => args.database_url = Some(value()?),
+            "--request-binding" => {
+                let v = value()?;
+                args.binding = v.parse().map_err(|e| format!("--request-binding: {e}"))?;
             }
+            "--no-auth" => args.no_auth = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
     Ok(args)
 }
 
-/// The demo application for a key store.
-fn app(store: MemoryStore, no_auth: bool) -> Router {
+/// Where the public routes' keys come from, and what `/_status` reports about it.
+struct Keys {
+    store: Arc<dyn KeyStore>,
+    status: Arc<dyn Fn() -> Value + Send + Sync>,
+}
+
+fn file_keys(store: MemoryStore) -> Keys {
+    Keys {
+        store: Arc::new(store),
+        status: Arc::new(|| json!({"status": "ok"})),
+    }
+}
+
+/// Keys from PostgreSQL, cached, with revocations pushed by LISTEN/NOTIFY.
+#[cfg(feature = "postgres")]
+fn database_keys(url: &str) -> Result<Keys, String> {
+    use notify_auth::store::{CachedKeyStore, PostgresKeyStore, spawn_invalidation_listener};
+
+    let postgres = PostgresKeyStore::builder(url)
+        .build()
+        .map_err(|e| format!("--database-url: {e}"))?;
+    let cache = CachedKeyStore::new(postgres);
+    // The listener lives as long as the server: leak its handle rather than abort it on drop.
+    std::mem::forget(spawn_invalidation_listener(url, cache.clone()));
+    let stats = cache.clone();
+    Ok(Keys {
+        store: Arc::new(cache),
+        status: Arc::new(move || {
+            let s = stats.stats();
+            json!({"status": "ok", "cache": {"hits": s.hits, "misses": s.misses, "store_calls": s.store_calls}})
+        }),
+    })
+}
+
+#[cfg(not(feature = "postgres"))]
+fn database_keys(_: &str) -> Result<Keys, String> {
+    Err("--database-url needs the postgres feature: cargo run --example server --features postgres -- …".to_owned())
+}
+
+/// The demo application.
+fn app(keys: Keys, admin: InternalClient, binding: RequestBinding, no_auth: bool) -> Router {
+    let status = keys.status.clone();
+    let status = get(move || {
+        let status = status.clone();
+        async move { Json(status()) }
+    });
     if no_auth {
         return Router::new()
-            .route("/_status", get(status))
+            .route("/_status", status)
             .route("/v2/", any(anonymous))
             .route("/v2/{*path}", any(anonymous))
             .route("/service", any(anonymous))
             .route("/service/{*path}", any(anonymous));
     }
-    let admin = store
-        .internal_client(ADMIN_CLIENT_ID)
-        .cloned()
-        .unwrap_or_else(|| {
-            tracing::warn!("the key file has no internal client {ADMIN_CLIENT_ID:?}: /service rejects every token");
-            InternalClient::new(ADMIN_CLIENT_ID, [])
-        });
     let public = Router::new()
         .route("/v2/", any(whoami))
-        .route("/v2/{*path}", any(whoami))
-        .route_layer(NotifyAuthLayer::new(store));
+        .route("/v2/{*path}", any(whoami));
+    let layer = NotifyAuthLayer::new(keys.store);
+    let public = match binding {
+        RequestBinding::Off => public.route_layer(layer),
+        mode => public.route_layer(layer.request_binding(mode)),
+    };
     let internal = Router::new()
         .route("/service", any(internal_whoami))
         .route("/service/{*path}", any(internal_whoami))
         .route_layer(InternalAuthLayer::new(admin));
     Router::new()
-        .route("/_status", get(status))
+        .route("/_status", status)
         .merge(public)
         .merge(internal)
-}
-
-async fn status() -> Json<Value> {
-    Json(json!({"status": "ok"}))
 }
 
 async fn whoami(principal: Principal) -> Json<Principal> {
@@ -130,12 +186,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match MemoryStore::from_json_file(&args.keys) {
+    let file = match MemoryStore::from_json_file(&args.keys) {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    let admin = file.internal_client(ADMIN_CLIENT_ID).cloned().unwrap_or_else(|| {
+        tracing::warn!(
+            "the key file has no internal client {ADMIN_CLIENT_ID:?}: /service rejects every token"
+        );
+        InternalClient::new(ADMIN_CLIENT_ID, [])
+    });
+    let keys = match &args.database_url {
+        None => file_keys(file),
+        Some(url) => match database_keys(url) {
+            Ok(keys) => keys,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(l) => l,
@@ -149,7 +221,7 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(e) = axum::serve(listener, app(store, args.no_auth))
+    if let Err(e) = axum::serve(listener, app(keys, admin, args.binding, args.no_auth))
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -4,7 +4,11 @@
 //! cargo run --example token -- <combined API key>          # {name}-{service_id}-{secret}
 //! cargo run --example token -- --iss notify-admin --secret dev-notify-secret-key
 //! cargo run --example token -- --back 15 <combined API key>  # 15 tokens, iat now, now-1, …
+//! cargo run --example token -- --bind POST /v2/notifications/sms body.json <combined API key>
 //! ```
+//!
+//! `--bind METHOD PATH BODY_FILE` adds the request-binding claims (`req`, and `pay` for the
+//! exact bytes of BODY_FILE; `-` for no body).
 //!
 //! `--back N` prints N distinct tokens, issued now and up to N-1 seconds ago (the load test's
 //! pool: each stays valid for at least 30-N+1 seconds).
@@ -26,8 +30,10 @@ fn main() -> ExitCode {
             create_token(secret, iss).map_err(|e| e.to_string())
         }
         [back, n, key] if back == "--back" => pool(n, key),
+        [bind, method, path, body, key] if bind == "--bind" => bound(method, path, body, key),
         _ => Err(
-            "usage: token <combined API key> | token --iss ID --secret SECRET | token --back N <combined API key>"
+            "usage: token <combined API key> | token --iss ID --secret SECRET \
+             | token --back N <combined API key> | token --bind METHOD PATH BODY_FILE|- <combined API key>"
                 .to_owned(),
         ),
     };
@@ -67,4 +73,21 @@ fn pool(n: &str, key: &str) -> Result<String, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(tokens.join("\n"))
+}
+
+/// A token bound to one request: `req` for METHOD PATH, `pay` for the file's bytes.
+fn bound(method: &str, path: &str, body: &str, key: &str) -> Result<String, String> {
+    let key = combined(key)?;
+    let body = match body {
+        "-" => None,
+        file => Some(std::fs::read(file).map_err(|e| format!("{file}: {e}"))?),
+    };
+    notify_auth::token::create_bound_token(
+        key.secret().expose(),
+        &key.service_id().to_string(),
+        method,
+        path,
+        body.as_deref(),
+    )
+    .map_err(|e| e.to_string())
 }

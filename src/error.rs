@@ -68,6 +68,11 @@ pub enum ErrorKind {
     Revoked,
     /// 403: no key of the service verifies the signature.
     KeyNotFound,
+    /// 403: request binding (contract §10): `req` is missing or does not sign
+    /// `"<METHOD> <PATH>"`.
+    RequestMismatch,
+    /// 403: request binding (contract §10): `pay` is missing or does not sign the body.
+    PayloadMismatch,
 }
 
 impl ErrorKind {
@@ -95,6 +100,8 @@ impl ErrorKind {
             ErrorKind::Clock => CLOCK_MESSAGE,
             ErrorKind::Revoked => "Invalid token: API key revoked",
             ErrorKind::KeyNotFound => "Invalid token: API key not found",
+            ErrorKind::RequestMismatch => "Invalid token: request",
+            ErrorKind::PayloadMismatch => "Invalid token: payload",
         }
     }
 }

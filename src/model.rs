@@ -40,6 +40,15 @@ impl Secret {
         &self.text
     }
 
+    /// HMAC-SHA256(secret, the concatenation of `parts`).
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// Checks `signature` against HMAC-SHA256(secret, `message`) in constant time.
     pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
         let mut mac = self.mac.clone();

@@ -46,6 +46,89 @@ pub fn create_token_at(
         iss: &'a str,
         iat: i64,
     }
+    encode(
+        secret,
+        client_id,
+        &Claims {
+            iss: client_id,
+            iat: issued_at,
+        },
+    )
+}
+
+/// Mints a token bound to one request (contract §10; the layer checks it with
+/// [`request_binding`](crate::NotifyAuthLayer::request_binding)): besides `iss` and `iat`, it
+/// carries `req`, the signature of `"<METHOD> <PATH>"` (`path` without query string), and for
+/// a request with a body, `pay`, the signature of the body's exact bytes.
+///
+/// ```
+/// let body = br#"{"phone_number":"07700900000","template_id":"f33517ff"}"#;
+/// let token = notify_auth::token::create_bound_token(
+///     "3d844edf-8d35-48ac-975b-e847b4f122b0",
+///     "26785a09-ab16-4eb0-8407-a37497a57506",
+///     "POST",
+///     "/v2/notifications/sms",
+///     Some(body),
+/// )?;
+/// # let _ = token;
+/// # Ok::<(), notify_auth::token::TokenError>(())
+/// ```
+pub fn create_bound_token(
+    secret: &str,
+    client_id: &str,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<String, TokenError> {
+    create_bound_token_at(secret, client_id, unix_now(), method, path, body)
+}
+
+/// [`create_bound_token`] with `iat` = `issued_at`.
+pub fn create_bound_token_at(
+    secret: &str,
+    client_id: &str,
+    issued_at: i64,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<String, TokenError> {
+    #[derive(serde::Serialize)]
+    struct Claims<'a> {
+        iss: &'a str,
+        iat: i64,
+        req: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pay: Option<String>,
+    }
+    let claims = Claims {
+        iss: client_id,
+        iat: issued_at,
+        req: sign_request(secret, method, path),
+        pay: body.map(|body| sign_payload(secret, body)),
+    };
+    encode(secret, client_id, &claims)
+}
+
+/// The `req` claim: standard base64 of HMAC-SHA256(secret, `"<method> <path>"`).
+pub fn sign_request(secret: &str, method: &str, path: &str) -> String {
+    signature(secret, &[method.as_bytes(), b" ", path.as_bytes()])
+}
+
+/// The `pay` claim: standard base64 of HMAC-SHA256(secret, `body`).
+pub fn sign_payload(secret: &str, body: &[u8]) -> String {
+    signature(secret, &[body])
+}
+
+fn signature(secret: &str, parts: &[&[u8]]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Secret::new(secret).mac(parts))
+}
+
+fn encode(
+    secret: &str,
+    client_id: &str,
+    claims: &impl serde::Serialize,
+) -> Result<String, TokenError> {
     if secret.is_empty() {
         return Err(TokenError("missing secret key".into()));
     }
@@ -55,11 +138,7 @@ pub fn create_token_at(
     select_crypto_backend();
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
-    let claims = Claims {
-        iss: client_id,
-        iat: issued_at,
-    };
-    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| TokenError(e.to_string()))
+    jsonwebtoken::encode(&header, claims, &key).map_err(|e| TokenError(e.to_string()))
 }
 
 /// With both backend features on (as `--all-features` does), jsonwebtoken cannot choose and
@@ -202,6 +281,24 @@ mod tests {
         let err = bad.parse::<CombinedApiKey>().unwrap_err();
         assert_eq!(err, ApiKeyError::ServiceId);
         assert!(!err.to_string().contains(SECRET));
+    }
+
+    #[test]
+    fn request_signatures_match_the_2016_client() {
+        // python3 -c "import hmac,hashlib,base64; print(base64.b64encode(hmac.new(b'key',
+        //   b'POST /my-resource', hashlib.sha256).digest()).decode())"   (and b'body')
+        assert_eq!(
+            sign_request("key", "POST", "/my-resource"),
+            "140ql/kH8VBm65UquMNPZgBL+3f9dc8K011/iBZICHo="
+        );
+        assert_eq!(
+            sign_payload("key", b"body"),
+            "UVquEztDXUAAlWcx9orlz164XU8NxqVG0r/NNZXsGuE="
+        );
+        assert_eq!(
+            sign_payload("key", b""),
+            "XV0TlWPJW1lnub2ajJsjOp3ttFByeUzSMtwbdIMmB9A="
+        );
     }
 
     #[test]

@@ -61,6 +61,17 @@ fn send(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (String, String, String) {
+    send_body(addr, method, path, headers, "")
+}
+
+/// [`send`] with a request body.
+fn send_body(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (String, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -69,7 +80,7 @@ fn send(
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
-    request.push_str("Content-Length: 0\r\n\r\n");
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -189,4 +200,75 @@ fn demo_server_refuses_a_bad_key_file_with_a_clear_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--addr nowhere"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn demo_server_with_request_binding_required() {
+    use notify_auth::token::create_bound_token;
+
+    let server = start(&["--request-binding", "required"]);
+    let addr = server.addr.as_str();
+    let key: CombinedApiKey = DEMO_KEY.parse().unwrap();
+    let (secret, iss) = (key.secret().expose(), key.service_id().to_string());
+    let body = r#"{"phone_number":"07700900000"}"#;
+    let bound = create_bound_token(
+        secret,
+        &iss,
+        "POST",
+        "/v2/notifications/sms",
+        Some(body.as_bytes()),
+    )
+    .unwrap();
+    let auth = format!("Bearer {bound}");
+    let (status, _, _) = send_body(
+        addr,
+        "POST",
+        "/v2/notifications/sms?x=1",
+        &[("Authorization", &auth)],
+        body,
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let (status, _, answer) = send_body(
+        addr,
+        "POST",
+        "/v2/notifications/email",
+        &[("Authorization", &auth)],
+        body,
+    );
+    assert_eq!(status, "HTTP/1.1 403 Forbidden");
+    assert_eq!(
+        answer,
+        "{\"errors\":[{\"error\":\"AuthError\",\"message\":\"Invalid token: request\"}],\"status_code\":403}\n"
+    );
+    let (status, _, answer) = send_body(
+        addr,
+        "POST",
+        "/v2/notifications/sms",
+        &[("Authorization", &auth)],
+        "{}",
+    );
+    assert_eq!(status, "HTTP/1.1 403 Forbidden");
+    assert!(answer.contains("Invalid token: payload"));
+    // A plain token is not enough in required mode.
+    let plain = format!("Bearer {}", token_for(DEMO_KEY));
+    let (status, _, answer) = send(
+        addr,
+        "GET",
+        "/v2/notifications",
+        &[("Authorization", &plain)],
+    );
+    assert_eq!(status, "HTTP/1.1 403 Forbidden");
+    assert!(answer.contains("Invalid token: request"));
+    // Over the 1 MiB default limit: 413.
+    let big = "x".repeat(1024 * 1024 + 1);
+    let token = create_bound_token(secret, &iss, "POST", "/v2/big", Some(big.as_bytes())).unwrap();
+    let (status, _, answer) = send_body(
+        addr,
+        "POST",
+        "/v2/big",
+        &[("Authorization", &format!("Bearer {token}"))],
+        &big,
+    );
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+    assert!(answer.contains("PayloadTooLargeError"));
 }

@@ -76,6 +76,61 @@ pub(crate) struct Claims {
     pub(crate) aud: bool,
     /// `sub` or `jti` is present and not a string.
     pub(crate) sub_or_jti_not_string: bool,
+    /// The request-binding claims (contract §10), ignored unless the layer binds requests.
+    pub(crate) req: BindingClaim,
+    pub(crate) pay: BindingClaim,
+}
+
+/// A `req` or `pay` claim: standard base64 of an HMAC-SHA256, 44 characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum BindingClaim {
+    #[default]
+    Absent,
+    /// The claim's text (44 bytes, the length of a standard-base64 SHA-256 MAC).
+    Text([u8; 44]),
+    /// Present, but not a string of that length: it can match nothing.
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for BindingClaim {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let facts_or_text = d.deserialize_any(BindingVisitor)?;
+        Ok(facts_or_text)
+    }
+}
+
+struct BindingVisitor;
+
+impl<'de> Visitor<'de> for BindingVisitor {
+    type Value = BindingClaim;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<BindingClaim, E> {
+        Ok(<[u8; 44]>::try_from(v.as_bytes()).map_or(BindingClaim::Other, BindingClaim::Text))
+    }
+    fn visit_unit<E>(self) -> Result<BindingClaim, E> {
+        Ok(BindingClaim::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<BindingClaim, E> {
+        Ok(BindingClaim::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<BindingClaim, E> {
+        Ok(BindingClaim::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<BindingClaim, E> {
+        Ok(BindingClaim::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<BindingClaim, E> {
+        Ok(BindingClaim::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<BindingClaim, A::Error> {
+        FactsVisitor.visit_seq(seq).map(|_| BindingClaim::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BindingClaim, A::Error> {
+        FactsVisitor.visit_map(map).map(|_| BindingClaim::Other)
+    }
 }
 
 /// How `iss` is judged: as a service id (public routes) or against a client id (internal).
@@ -228,6 +283,8 @@ fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)
         exp: Time::Absent,
         aud: false,
         sub_or_jti_not_string: false,
+        req: BindingClaim::Absent,
+        pay: BindingClaim::Absent,
     };
     Some((claims, Issuer::Service(Some(service_id))))
 }
@@ -357,6 +414,8 @@ enum Key {
     Aud,
     Sub,
     Jti,
+    Req,
+    Pay,
     Other,
 }
 
@@ -381,6 +440,8 @@ impl<'de> de::Deserialize<'de> for Key {
                     "aud" => Key::Aud,
                     "sub" => Key::Sub,
                     "jti" => Key::Jti,
+                    "req" => Key::Req,
+                    "pay" => Key::Pay,
                     _ => Key::Other,
                 })
             }
@@ -500,6 +561,8 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
             exp: Time::Absent,
             aud: false,
             sub_or_jti_not_string: false,
+            req: BindingClaim::Absent,
+            pay: BindingClaim::Absent,
         };
         let (mut sub_bad, mut jti_bad) = (false, false);
         let mut issuer = Issuer::Absent;
@@ -512,6 +575,8 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 Key::Aud => claims.aud = map.next_value::<Facts>()?.truthy(),
                 Key::Sub => sub_bad = !matches!(map.next_value()?, Facts::Str { .. }),
                 Key::Jti => jti_bad = !matches!(map.next_value()?, Facts::Str { .. }),
+                Key::Req => claims.req = map.next_value()?,
+                Key::Pay => claims.pay = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod binding;
 mod jwt;
 mod pyjson;
 mod python;
@@ -42,6 +43,7 @@ use std::borrow::Cow;
 
 use uuid::Uuid;
 
+pub use self::binding::{Authorized, RequestBinding};
 use self::jwt::{Issuer, IssuerRule, Jwt, Time};
 use crate::error::{AuthError, ErrorKind, InvalidReason};
 use crate::model::{Principal, Secret, Service};
@@ -175,6 +177,17 @@ impl<'a> PublicToken<'a> {
     /// Steps 6 to 9: decides against the service's record (`None` if it does not exist) at
     /// unix second `now`, taken when the request arrived.
     pub fn authorize(&self, service: Option<&Service>, now: i64) -> Result<Principal, AuthError> {
+        self.authorize_key(service, now)
+            .map(|authorized| authorized.principal())
+    }
+
+    /// Steps 6 to 9 as [`PublicToken::authorize`], keeping the key that signed, for the
+    /// request-binding checks that follow (contract §10).
+    pub fn authorize_key<'s>(
+        &self,
+        service: Option<&'s Service>,
+        now: i64,
+    ) -> Result<Authorized<'s>, AuthError> {
         let service_id = self.service_id;
         let Some(service) = service else {
             return Err(AuthError::for_service(
@@ -214,11 +227,12 @@ impl<'a> PublicToken<'a> {
                 if key.expiry_date().is_some() {
                     return Err(AuthError::for_key(ErrorKind::Revoked, service_id, key.id()));
                 }
-                Ok(Principal {
+                let principal = Principal {
                     service_id,
                     api_key_id: key.id(),
                     key_type: key.key_type(),
-                })
+                };
+                Ok(Authorized::new(principal, key.secret(), &self.jwt.claims))
             }
             Outcome::Stop(kind, Some((_, key))) => {
                 Err(AuthError::for_key(kind, service_id, key.id()))

@@ -22,36 +22,44 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderMap, Request, Response, header};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::{Layer, Service};
+use uuid::Uuid;
 
 pub use self::rejection::{
-    KEY_STORE_ERROR_BODY, KEY_STORE_TIMEOUT_BODY, Rejection, RejectionResponse, V1Errors, V2Errors,
+    KEY_STORE_ERROR_BODY, KEY_STORE_TIMEOUT_BODY, Rejection, RejectionResponse, UNREADABLE_BODY,
+    V1Errors, V2Errors,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::core::{Authorization, InternalToken, PublicToken};
+use crate::core::{Authorization, InternalToken, PublicToken, RequestBinding};
 use crate::model::{InternalClient, Principal, Service as ServiceRecord};
 use crate::store::{KeyStore, KeyStoreError};
 
-/// How a layer authenticates: [`Public`] or [`Internal`]. Sealed.
-pub trait Scheme: Clone + Send + Sync + 'static + private::Sealed {
+/// How a layer authenticates a request with body `B`: [`Public`], [`Bound`] (public, with
+/// request binding) or [`Internal`]. Sealed.
+pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     /// What a successful request carries in its extensions.
     type Granted: Clone + Send + Sync + 'static;
 
-    /// Decides the request whose headers these are, at unix second `now`.
-    fn authorize<'a>(
-        &'a self,
-        headers: &'a HeaderMap,
+    /// Decides `request` at unix second `now`, and hands it back (with its body intact, even
+    /// if the scheme had to read it).
+    fn authorize(
+        &self,
+        request: Request<B>,
         now: i64,
-    ) -> impl Future<Output = Result<Self::Granted, Rejection>> + Send + 'a;
+    ) -> impl Future<Output = Result<(Request<B>, Self::Granted), Rejection>> + Send;
 
     /// Logs a success.
-    fn log_success<B>(&self, granted: &Self::Granted, request: &Request<B>);
+    fn log_success(&self, granted: &Self::Granted, request: &Request<B>);
 }
 
 mod private {
     pub trait Sealed {}
     impl Sealed for super::Public {}
+    impl Sealed for super::Bound {}
     impl Sealed for super::Internal {}
 }
 
@@ -80,41 +88,125 @@ impl fmt::Debug for Public {
     }
 }
 
-impl Scheme for Public {
-    type Granted = Principal;
-
-    async fn authorize(&self, headers: &HeaderMap, now: i64) -> Result<Principal, Rejection> {
-        let authorization = authorization(headers);
-        let token = PublicToken::parse(&authorization)?;
+impl Public {
+    /// The service's record, through the panic guard and the timeout.
+    async fn lookup(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
         let lookup = Lookup {
-            future: self.store.service(token.service_id()),
+            future: self.store.service(id),
             timeout: self.store_timeout,
             deadline: None,
         };
-        let service = lookup.await?;
-        Ok(token.authorize(service.as_deref(), now)?)
+        lookup.await
     }
 
-    fn log_success<B>(&self, p: &Principal, request: &Request<B>) {
-        let user_agent = request
-            .headers()
-            .get(header::USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()));
-        let user_agent = user_agent.as_deref().unwrap_or("");
-        let path = request.uri().path();
-        tracing::info!(
-            service_id = %p.service_id,
-            api_key_id = %p.api_key_id,
-            key_type = %p.key_type,
-            user_agent,
-            path,
-            "API authorised for service {} with api key {}, using issuer {} for URL: {}",
-            p.service_id,
-            p.api_key_id,
-            user_agent,
-            path,
-        );
+    async fn decide(&self, headers: &HeaderMap, now: i64) -> Result<Principal, Rejection> {
+        let authorization = authorization(headers);
+        let token = PublicToken::parse(&authorization)?;
+        let service = self.lookup(token.service_id()).await?;
+        Ok(token.authorize(service.as_deref(), now)?)
     }
+}
+
+impl<B: Send + 'static> Scheme<B> for Public {
+    type Granted = Principal;
+
+    async fn authorize(
+        &self,
+        request: Request<B>,
+        now: i64,
+    ) -> Result<(Request<B>, Principal), Rejection> {
+        let principal = self.decide(request.headers(), now).await?;
+        Ok((request, principal))
+    }
+
+    fn log_success(&self, p: &Principal, request: &Request<B>) {
+        log_public_success(p, request);
+    }
+}
+
+/// Public routes with request binding (contract §10): [`Public`]'s checks, then `req`, the
+/// body's size, and `pay`, as the [`RequestBinding`] mode asks. Made by
+/// [`AuthLayer::request_binding`].
+///
+/// Reading the body to check `pay` needs a body type that can be rebuilt from the bytes read
+/// (`From<Bytes>`: axum's `Body`, `http_body_util::Full<Bytes>`, …). The body is read only
+/// when `pay` must be checked, up to the size limit, and handed on unchanged.
+#[derive(Clone, Debug)]
+pub struct Bound {
+    public: Public,
+    mode: RequestBinding,
+    max_body: usize,
+}
+
+/// The default limit on the body read to check `pay`: 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+impl<B> Scheme<B> for Bound
+where
+    B: Body + From<Bytes> + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Granted = Principal;
+
+    async fn authorize(
+        &self,
+        request: Request<B>,
+        now: i64,
+    ) -> Result<(Request<B>, Principal), Rejection> {
+        let authorization = authorization(request.headers());
+        let token = PublicToken::parse(&authorization)?;
+        let service = self.public.lookup(token.service_id()).await?;
+        let authorized = token.authorize_key(service.as_deref(), now)?;
+        let (method, path) = (request.method().as_str(), request.uri().path());
+        authorized.check_request(self.mode, method, path)?;
+        if request.body().is_end_stream() || !authorized.wants_payload(self.mode) {
+            authorized.check_payload(self.mode, b"", false)?;
+            return Ok((request, authorized.principal()));
+        }
+        let (parts, body) = request.into_parts();
+        if body.size_hint().lower() > self.max_body as u64 {
+            return Err(Rejection::PayloadTooLarge(self.max_body));
+        }
+        let bytes = match Limited::new(body, self.max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => {
+                return Err(Rejection::PayloadTooLarge(self.max_body));
+            }
+            Err(_) => return Err(Rejection::UnreadableBody),
+        };
+        authorized.check_payload(self.mode, &bytes, !bytes.is_empty())?;
+        Ok((
+            Request::from_parts(parts, B::from(bytes)),
+            authorized.principal(),
+        ))
+    }
+
+    fn log_success(&self, p: &Principal, request: &Request<B>) {
+        log_public_success(p, request);
+    }
+}
+
+/// Notify's success line.
+fn log_public_success<B>(p: &Principal, request: &Request<B>) {
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let user_agent = user_agent.as_deref().unwrap_or("");
+    let path = request.uri().path();
+    tracing::info!(
+        service_id = %p.service_id,
+        api_key_id = %p.api_key_id,
+        key_type = %p.key_type,
+        user_agent,
+        path,
+        "API authorised for service {} with api key {}, using issuer {} for URL: {}",
+        p.service_id,
+        p.api_key_id,
+        user_agent,
+        path,
+    );
 }
 
 type StoreFuture<'a> =
@@ -181,17 +273,21 @@ impl InternalCaller {
     }
 }
 
-impl Scheme for Internal {
+impl<B: Send + 'static> Scheme<B> for Internal {
     type Granted = InternalCaller;
 
-    async fn authorize(&self, headers: &HeaderMap, now: i64) -> Result<InternalCaller, Rejection> {
-        let authorization = authorization(headers);
+    async fn authorize(
+        &self,
+        request: Request<B>,
+        now: i64,
+    ) -> Result<(Request<B>, InternalCaller), Rejection> {
+        let authorization = authorization(request.headers());
         let token = InternalToken::parse(&authorization, self.client.id())?;
         token.authorize(self.client.secrets(), now)?;
-        Ok(self.caller.clone())
+        Ok((request, self.caller.clone()))
     }
 
-    fn log_success<B>(&self, caller: &InternalCaller, request: &Request<B>) {
+    fn log_success(&self, caller: &InternalCaller, request: &Request<B>) {
         tracing::info!(
             client_id = caller.client_id(),
             path = request.uri().path(),
@@ -251,6 +347,53 @@ impl<R> AuthLayer<Public, R> {
     /// must then bound its own work).
     pub fn without_store_timeout(mut self) -> Self {
         self.scheme.store_timeout = None;
+        self
+    }
+
+    /// Binds tokens to their request (contract §10): checks the `req` and `pay` claims as
+    /// `mode` asks, after every other check, in this order: `req`, the body's size
+    /// ([`DEFAULT_MAX_BODY`], see [`AuthLayer::max_body_size`]), `pay`. Answers 403
+    /// `Invalid token: request` or `Invalid token: payload`, and 413 for a body over the limit.
+    ///
+    /// ```
+    /// use notify_auth::core::RequestBinding;
+    /// use notify_auth::{MemoryStore, NotifyAuthLayer};
+    ///
+    /// let layer = NotifyAuthLayer::new(MemoryStore::default())
+    ///     .request_binding(RequestBinding::Required)
+    ///     .max_body_size(64 * 1024);
+    /// # let _ = layer;
+    /// ```
+    pub fn request_binding(self, mode: RequestBinding) -> AuthLayer<Bound, R> {
+        AuthLayer {
+            scheme: Bound {
+                public: self.scheme,
+                mode,
+                max_body: DEFAULT_MAX_BODY,
+            },
+            clock: self.clock,
+            rejection: self.rejection,
+        }
+    }
+}
+
+impl<R> AuthLayer<Bound, R> {
+    /// The largest body read to check `pay`; larger ones are answered 413 without being
+    /// read further.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.scheme.max_body = bytes;
+        self
+    }
+
+    /// As [`AuthLayer::store_timeout`] before request binding.
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.scheme.public.store_timeout = Some(timeout);
+        self
+    }
+
+    /// As [`AuthLayer::without_store_timeout`] before request binding.
+    pub fn without_store_timeout(mut self) -> Self {
+        self.scheme.public.store_timeout = None;
         self
     }
 }
@@ -332,7 +475,7 @@ type Authorizing<ReqBody, Res> =
 impl<S, A, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, A, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    A: Scheme,
+    A: Scheme<ReqBody>,
     R: RejectionResponse<ResBody> + Clone + Send + 'static,
     ReqBody: Send + 'static,
     ResBody: Send + 'static,
@@ -345,14 +488,14 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The window is measured from the request's arrival, not from after the key lookup.
         let now = self.layer.clock.now();
         let scheme = self.layer.scheme.clone();
         let mut rejection_response = self.layer.rejection.clone();
         let authorize: Authorizing<ReqBody, Response<ResBody>> = Box::pin(async move {
-            match scheme.authorize(request.headers(), now).await {
-                Ok(granted) => {
+            match scheme.authorize(request, now).await {
+                Ok((mut request, granted)) => {
                     scheme.log_success(&granted, &request);
                     request.extensions_mut().insert(granted);
                     Ok(request)
@@ -393,6 +536,10 @@ fn log_rejection(rejection: &Rejection) {
             timeout_ms = after.as_millis(),
             "API request failed: the key store did not answer in time"
         ),
+        Rejection::PayloadTooLarge(limit) => {
+            tracing::info!(limit, "API request rejected: body over the size limit")
+        }
+        Rejection::UnreadableBody => tracing::info!("API request rejected: unreadable body"),
     }
 }
 

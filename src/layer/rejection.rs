@@ -16,6 +16,9 @@ pub const KEY_STORE_ERROR_BODY: &str = "{\"errors\":[{\"error\":\"KeyStoreError\
 /// it): the request may be retried.
 pub const KEY_STORE_TIMEOUT_BODY: &str = "{\"errors\":[{\"error\":\"KeyStoreError\",\"message\":\"Service temporarily unavailable\"}],\"status_code\":503}\n";
 
+/// The body of the 400 answered when request binding cannot read the body.
+pub const UNREADABLE_BODY: &str = "{\"errors\":[{\"error\":\"BadRequestError\",\"message\":\"The request body could not be read\"}],\"status_code\":400}\n";
+
 /// Why the layer did not let a request through. The layer puts it in the response's
 /// extensions, so outer middleware can see it.
 #[derive(Clone, Debug)]
@@ -27,6 +30,10 @@ pub enum Rejection {
     KeyStore(Arc<KeyStoreError>),
     /// The key store did not answer within the layer's timeout: 503.
     KeyStoreTimeout(Duration),
+    /// Request binding: the body is larger than the limit (bytes): 413.
+    PayloadTooLarge(usize),
+    /// Request binding: the body could not be read: 400.
+    UnreadableBody,
 }
 
 impl Rejection {
@@ -36,6 +43,8 @@ impl Rejection {
             Rejection::Auth(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
             Rejection::KeyStore(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::KeyStoreTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::UnreadableBody => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -43,7 +52,7 @@ impl Rejection {
     pub fn auth_error(&self) -> Option<&AuthError> {
         match self {
             Rejection::Auth(e) => Some(e),
-            Rejection::KeyStore(_) | Rejection::KeyStoreTimeout(_) => None,
+            _ => None,
         }
     }
 }
@@ -113,6 +122,10 @@ fn json_response<B: From<Bytes>>(
         Rejection::Auth(e) => Bytes::from(body(e)),
         Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
         Rejection::KeyStoreTimeout(_) => Bytes::from_static(KEY_STORE_TIMEOUT_BODY.as_bytes()),
+        Rejection::PayloadTooLarge(limit) => Bytes::from(format!(
+            "{{\"errors\":[{{\"error\":\"PayloadTooLargeError\",\"message\":\"Request body is larger than {limit} bytes\"}}],\"status_code\":413}}\n"
+        )),
+        Rejection::UnreadableBody => Bytes::from_static(UNREADABLE_BODY.as_bytes()),
     };
     let mut response = Response::new(B::from(bytes));
     *response.status_mut() = rejection.status();
