@@ -197,6 +197,52 @@ fn benches(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // An axum router answering JSON, with the layer on its route and without (the demo
+    // server's shape, without the network).
+    async fn whoami(p: Principal) -> axum::Json<Principal> {
+        axum::Json(p)
+    }
+    async fn anonymous() -> axum::Json<Principal> {
+        axum::Json(Principal {
+            service_id: Uuid::nil(),
+            api_key_id: Uuid::nil(),
+            key_type: KeyType::Normal,
+        })
+    }
+    let store = MemoryStore::builder()
+        .service(service(sid, 1))
+        .build()
+        .unwrap();
+    let open: axum::Router =
+        axum::Router::new().route("/v2/{*path}", axum::routing::get(anonymous));
+    let authed: axum::Router = axum::Router::new()
+        .route("/v2/{*path}", axum::routing::get(whoami))
+        .route_layer(NotifyAuthLayer::new(store).clock(|| NOW));
+    let request = || {
+        Request::builder()
+            .uri("/v2/notifications")
+            .header("authorization", &token_first)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let mut g = c.benchmark_group("router");
+    for (name, router) in [("without_layer", open), ("with_layer", authed)] {
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter_batched(
+                request,
+                |req| {
+                    let router = router.clone();
+                    async move {
+                        let response = router.oneshot(req).await.unwrap();
+                        assert_eq!(response.status(), 200);
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(auth, benches);

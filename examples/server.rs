@@ -139,7 +139,7 @@ fn app(keys: Keys, admin: InternalClient, binding: RequestBinding, no_auth: bool
     let public = Router::new()
         .route("/v2/", any(whoami))
         .route("/v2/{*path}", any(whoami));
-    let layer = NotifyAuthLayer::new(keys.store);
+    let layer = NotifyAuthLayer::from_shared(keys.store);
     let public = match binding {
         RequestBinding::Off => public.route_layer(layer),
         mode => public.route_layer(layer.request_binding(mode)),

@@ -200,10 +200,15 @@ const OFFICIAL_HEADERS: [&[u8]; 2] = [
 /// Parses a bearer token (the part after `Bearer `): contract §2 steps 3 and 4, and the `iss`
 /// judgement of step 5 (public) or of §7 (internal), which needs the claims' text.
 pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>, AuthError> {
-    let mut dots = memchr::memchr_iter(b'.', token);
-    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+    // The first and the last dot delimit the segments. A dot in between would be a fourth
+    // segment, which the payload's base64 decoding then refuses (the same answer: GENERAL).
+    let (Some(first), Some(second)) = (memchr::memchr(b'.', token), memchr::memrchr(b'.', token))
+    else {
         return Err(invalid(InvalidReason::Segments));
     };
+    if first == second {
+        return Err(invalid(InvalidReason::Segments));
+    }
     let (header_b64, payload_b64, signature_b64) = (
         &token[..first],
         &token[first + 1..second],

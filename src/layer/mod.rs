@@ -321,9 +321,15 @@ impl AuthLayer<Public, V2Errors> {
     /// included), with the system clock, Notify's v2 error bodies, and a key store timeout of
     /// [`DEFAULT_STORE_TIMEOUT`].
     pub fn new(store: impl KeyStore) -> Self {
+        Self::from_shared(Arc::new(store))
+    }
+
+    /// As [`AuthLayer::new`], for a store already shared as `Arc<dyn KeyStore>` (saves the
+    /// indirection `new` would add around it).
+    pub fn from_shared(store: Arc<dyn KeyStore>) -> Self {
         AuthLayer {
             scheme: Public {
-                store: Arc::new(store),
+                store,
                 store_timeout: Some(DEFAULT_STORE_TIMEOUT),
             },
             clock: Arc::new(SystemClock),
