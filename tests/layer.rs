@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use notify_auth::{
     KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Principal, Rejection, Service,
 };
-use tower::{Layer, Service as _, ServiceBuilder, ServiceExt, service_fn};
+use tower::{Layer, Service as _, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
 /// A store that always fails, counting its calls.
@@ -27,17 +27,6 @@ impl KeyStore for FailingStore {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(KeyStoreError::new("connection refused (db.internal:5432)"))
     }
-}
-
-fn ok_handler() -> impl tower::Service<
-    Request<Full<Bytes>>,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
-    service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"inner"))))
-    })
 }
 
 async fn body_of(response: Response<Full<Bytes>>) -> String {
@@ -58,7 +47,7 @@ async fn a_failing_store_answers_500_with_a_fixed_body() {
     let store = Arc::new(FailingStore(AtomicUsize::new(0)));
     let service = NotifyAuthLayer::new(store.clone())
         .clock(|| NOW)
-        .layer(ok_handler());
+        .layer(answering("inner"));
     let header = bearer(&valid());
     let response = service
         .oneshot(request("/v2/x", &[header.as_bytes()]))
@@ -89,7 +78,7 @@ async fn the_store_is_not_called_for_tokens_that_fail_to_parse() {
         "Bearer x",
     ] {
         let response = layer
-            .layer(ok_handler())
+            .layer(answering("inner"))
             .oneshot(request("/v2/x", &[header.as_bytes()]))
             .await
             .unwrap();
@@ -108,7 +97,7 @@ async fn the_rejection_response_can_be_replaced() {
             *response.status_mut() = StatusCode::IM_A_TEAPOT;
             response
         })
-        .layer(ok_handler());
+        .layer(answering("inner"));
     let response = service
         .oneshot(request("/v2/x", &[b"Basic x"]))
         .await
@@ -146,7 +135,7 @@ async fn the_time_is_taken_when_the_request_arrives() {
     let read = clock.clone();
     let service = NotifyAuthLayer::new(store)
         .clock(move || read.load(Ordering::SeqCst))
-        .layer(ok_handler());
+        .layer(answering("inner"));
     let header = bearer(&valid());
     let response = service
         .clone()

@@ -6,16 +6,15 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use common::*;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::Full;
 use notify_auth::{KeyStore, KeyStoreError, NotifyAuthLayer, Principal, Service};
-use tower::{Layer, ServiceExt, service_fn};
+use tower::{Layer, ServiceExt};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -55,21 +54,12 @@ fn logs() -> String {
     String::from_utf8(BUFFER.get().unwrap().0.lock().unwrap().clone()).unwrap()
 }
 
-fn handler() -> impl tower::Service<
-    Request<Full<Bytes>>,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
-    service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"inner"))))
-    })
-}
-
 #[tokio::test]
 async fn notify_success_line_and_rejections_with_ids() {
     let _lock = capture().await;
-    let service = NotifyAuthLayer::new(store()).clock(|| NOW).layer(handler());
+    let service = NotifyAuthLayer::new(store())
+        .clock(|| NOW)
+        .layer(answering("inner"));
     let header = bearer(&valid());
     let req = Request::builder()
         .uri("/v2/notifications/sms?secret=query")
@@ -125,7 +115,7 @@ async fn store_failures_are_logged_at_error_with_the_cause() {
     let _lock = capture().await;
     let service = NotifyAuthLayer::new(FailingStore)
         .clock(|| NOW)
-        .layer(handler());
+        .layer(answering("inner"));
     let header = bearer(&valid());
     let response = service
         .oneshot(request("/v2/x", &[header.as_bytes()]))
@@ -185,7 +175,7 @@ async fn a_store_panic_is_logged_at_error_with_its_message() {
     let _lock = capture().await;
     let service = NotifyAuthLayer::new(PanickingStore)
         .clock(|| NOW)
-        .layer(handler());
+        .layer(answering("inner"));
     let header = bearer(&valid());
     let response = service
         .oneshot(request("/v2/x", &[header.as_bytes()]))
@@ -261,9 +251,13 @@ async fn no_secret_or_token_in_any_log_or_debug_output() {
                     .body(Full::new(Bytes::new()))
                     .unwrap();
                 let response = if internal_route {
-                    internal.layer(handler()).oneshot(req).await.unwrap()
+                    internal
+                        .layer(answering("inner"))
+                        .oneshot(req)
+                        .await
+                        .unwrap()
                 } else {
-                    public.layer(handler()).oneshot(req).await.unwrap()
+                    public.layer(answering("inner")).oneshot(req).await.unwrap()
                 };
                 if let Some(rejection) = response.extensions().get::<notify_auth::Rejection>() {
                     debug.push_str(&format!("{rejection:?} {}\n", rejection.status()));

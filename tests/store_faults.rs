@@ -4,18 +4,16 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::*;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
+use http_body_util::BodyExt;
 use notify_auth::layer::{KEY_STORE_ERROR_BODY, KEY_STORE_TIMEOUT_BODY};
 use notify_auth::{KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Rejection, Service};
-use tower::{Layer, ServiceExt, service_fn};
+use tower::{Layer, ServiceExt};
 use uuid::Uuid;
 
 /// How each call of [`FaultyStore`] behaves, by call number.
@@ -59,21 +57,10 @@ impl KeyStore for FaultyStore {
     }
 }
 
-fn handler() -> impl tower::Service<
-    Request<Full<Bytes>>,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
-    service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    })
-}
-
 async fn send(layer: &NotifyAuthLayer) -> (StatusCode, String, Option<Rejection>) {
     let header = bearer(&valid());
     let response = layer
-        .layer(handler())
+        .layer(answering("ok"))
         .oneshot(request("/v2/x", &[header.as_bytes()]))
         .await
         .unwrap();

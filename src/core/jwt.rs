@@ -92,44 +92,15 @@ pub(crate) enum BindingClaim {
     Other,
 }
 
-impl<'de> de::Deserialize<'de> for BindingClaim {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let facts_or_text = d.deserialize_any(BindingVisitor)?;
-        Ok(facts_or_text)
-    }
-}
-
-struct BindingVisitor;
-
-impl<'de> Visitor<'de> for BindingVisitor {
-    type Value = BindingClaim;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<BindingClaim, E> {
-        Ok(<[u8; 44]>::try_from(v.as_bytes()).map_or(BindingClaim::Other, BindingClaim::Text))
-    }
-    fn visit_unit<E>(self) -> Result<BindingClaim, E> {
-        Ok(BindingClaim::Other)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<BindingClaim, E> {
-        Ok(BindingClaim::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<BindingClaim, E> {
-        Ok(BindingClaim::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<BindingClaim, E> {
-        Ok(BindingClaim::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<BindingClaim, E> {
-        Ok(BindingClaim::Other)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<BindingClaim, A::Error> {
-        FactsVisitor.visit_seq(seq).map(|_| BindingClaim::Other)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BindingClaim, A::Error> {
-        FactsVisitor.visit_map(map).map(|_| BindingClaim::Other)
+impl BindingClaim {
+    fn seed() -> StringOr<BindingClaim, impl FnOnce(&str) -> BindingClaim> {
+        StringOr {
+            read: |text: &str| {
+                <[u8; 44]>::try_from(text.as_bytes())
+                    .map_or(BindingClaim::Other, BindingClaim::Text)
+            },
+            other: BindingClaim::Other,
+        }
     }
 }
 
@@ -462,43 +433,6 @@ enum KeyId {
     NotString,
 }
 
-impl<'de> de::Deserialize<'de> for KeyId {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyIdVisitor;
-        impl<'de> Visitor<'de> for KeyIdVisitor {
-            type Value = KeyId;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<KeyId, E> {
-                Ok(uuid::Uuid::try_parse(v).map_or(KeyId::OtherString, KeyId::Uuid))
-            }
-            fn visit_unit<E>(self) -> Result<KeyId, E> {
-                Ok(KeyId::NotString)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<KeyId, E> {
-                Ok(KeyId::NotString)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<KeyId, E> {
-                Ok(KeyId::NotString)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<KeyId, E> {
-                Ok(KeyId::NotString)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<KeyId, E> {
-                Ok(KeyId::NotString)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<KeyId, A::Error> {
-                FactsVisitor.visit_seq(seq).map(|_| KeyId::NotString)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyId, A::Error> {
-                FactsVisitor.visit_map(map).map(|_| KeyId::NotString)
-            }
-        }
-        d.deserialize_any(KeyIdVisitor)
-    }
-}
-
 /// What the JOSE header says that matters.
 #[derive(Default)]
 struct Header {
@@ -527,7 +461,12 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                         matches!(map.next_value()?, Facts::Str { hs256: true, .. })
                 }
                 Key::Kid => {
-                    let kid = map.next_value::<KeyId>()?;
+                    let kid = map.next_value_seed(StringOr {
+                        read: |v: &str| {
+                            uuid::Uuid::try_parse(v).map_or(KeyId::OtherString, KeyId::Uuid)
+                        },
+                        other: KeyId::NotString,
+                    })?;
                     header.kid_not_string = matches!(kid, KeyId::NotString);
                     header.kid = match kid {
                         KeyId::Uuid(id) => Some(id),
@@ -573,15 +512,27 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
         let mut issuer = Issuer::Absent;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Iss => issuer = map.next_value_seed(IssuerSeed(self.rule))?,
+                Key::Iss => {
+                    let rule = self.rule;
+                    issuer = map.next_value_seed(StringOr {
+                        read: |v: &str| match rule {
+                            IssuerRule::ServiceId => Issuer::Service(py_uuid(v)),
+                            IssuerRule::Client(id) => Issuer::Client(v == id),
+                        },
+                        other: match rule {
+                            IssuerRule::ServiceId => Issuer::Service(None),
+                            IssuerRule::Client(_) => Issuer::Client(false),
+                        },
+                    })?;
+                }
                 Key::Iat => claims.iat = map.next_value::<Facts>()?.time(),
                 Key::Nbf => claims.nbf = map.next_value::<Facts>()?.time(),
                 Key::Exp => claims.exp = map.next_value::<Facts>()?.time(),
                 Key::Aud => claims.aud = map.next_value::<Facts>()?.truthy(),
                 Key::Sub => sub_bad = !matches!(map.next_value()?, Facts::Str { .. }),
                 Key::Jti => jti_bad = !matches!(map.next_value()?, Facts::Str { .. }),
-                Key::Req => claims.req = map.next_value()?,
-                Key::Pay => claims.pay = map.next_value()?,
+                Key::Req => claims.req = map.next_value_seed(BindingClaim::seed())?,
+                Key::Pay => claims.pay = map.next_value_seed(BindingClaim::seed())?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -592,63 +543,52 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
     }
 }
 
-/// Reads `iss` and judges it by the rule, without keeping its text.
-struct IssuerSeed<'r>(IssuerRule<'r>);
+/// Reads any JSON value: a string with `read`, anything else as `other` (after skipping it).
+/// `iss`, `kid`, `req` and `pay` are read this way, without keeping their text.
+struct StringOr<T, F> {
+    read: F,
+    other: T,
+}
 
-impl<'de> DeserializeSeed<'de> for IssuerSeed<'_> {
-    type Value = Issuer;
+impl<'de, T, F: FnOnce(&str) -> T> DeserializeSeed<'de> for StringOr<T, F> {
+    type Value = T;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Issuer, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for IssuerSeed<'_> {
-    type Value = Issuer;
+impl<'de, T, F: FnOnce(&str) -> T> Visitor<'de> for StringOr<T, F> {
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-
-    fn visit_str<E>(self, v: &str) -> Result<Issuer, E> {
-        Ok(match self.0 {
-            IssuerRule::ServiceId => Issuer::Service(py_uuid(v)),
-            IssuerRule::Client(id) => Issuer::Client(v == id),
-        })
+    fn visit_str<E>(self, v: &str) -> Result<T, E> {
+        Ok((self.read)(v))
     }
-
-    // Any other JSON value is present but not a string.
-    fn visit_unit<E>(self) -> Result<Issuer, E> {
-        Ok(self.not_a_string())
+    fn visit_unit<E>(self) -> Result<T, E> {
+        Ok(self.other)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Issuer, E> {
-        Ok(self.not_a_string())
+    fn visit_bool<E>(self, _: bool) -> Result<T, E> {
+        Ok(self.other)
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Issuer, E> {
-        Ok(self.not_a_string())
+    fn visit_i64<E>(self, _: i64) -> Result<T, E> {
+        Ok(self.other)
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Issuer, E> {
-        Ok(self.not_a_string())
+    fn visit_u64<E>(self, _: u64) -> Result<T, E> {
+        Ok(self.other)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Issuer, E> {
-        Ok(self.not_a_string())
+    fn visit_f64<E>(self, _: f64) -> Result<T, E> {
+        Ok(self.other)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Issuer, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
         FactsVisitor.visit_seq(seq)?;
-        Ok(self.not_a_string())
+        Ok(self.other)
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Issuer, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
         FactsVisitor.visit_map(map)?;
-        Ok(self.not_a_string())
-    }
-}
-
-impl IssuerSeed<'_> {
-    fn not_a_string(&self) -> Issuer {
-        match self.0 {
-            IssuerRule::ServiceId => Issuer::Service(None),
-            IssuerRule::Client(_) => Issuer::Client(false),
-        }
+        Ok(self.other)
     }
 }
 

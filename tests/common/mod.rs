@@ -183,6 +183,22 @@ async fn into_answer(response: Response<Full<Bytes>>) -> Answer {
     }
 }
 
+/// An inner service that answers 200 with `body`, whatever the request.
+pub fn answering(
+    body: &'static str,
+) -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(move |_req: Request<Full<Bytes>>| async move {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+            body.as_bytes(),
+        ))))
+    })
+}
+
 /// A request to `path` with these raw `Authorization` values.
 pub fn request(path: &str, authorization: &[&[u8]]) -> Request<Full<Bytes>> {
     let mut builder = Request::builder().uri(path);
