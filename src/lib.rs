@@ -33,10 +33,12 @@
 //!
 //! The pieces:
 //! - [`core`]: the decision itself, plain synchronous code (sans-IO).
-//! - [`NotifyAuthLayer`] / [`InternalAuthLayer`]: the tower middleware.
-//! - [`KeyStore`] and the built-in [`MemoryStore`] (in code or from a JSON key file).
-//! - [`token`]: minting tokens and reading combined API keys, for clients and tests.
-//! - `axum` (feature): [`Principal`] as an extractor.
+//! - [`NotifyAuthLayer`] / [`InternalAuthLayer`]: the tower middleware, with optional request
+//!   binding ([`NotifyAuthLayer::request_binding`]).
+//! - [`KeyStore`] and the built-in [`MemoryStore`] (in code or from a JSON key file); with
+//!   features, `store::CachedKeyStore` (`cache`) and `store::PostgresKeyStore` (`postgres`).
+//! - [`token`]: minting tokens (bound or not) and reading combined API keys.
+//! - `axum` (feature, default): [`Principal`] as an extractor.
 //!
 //! The behaviour contract is `notify-auth.md` in the project's shared specification; the few
 //! places where this crate may answer differently from Notify are its §9.

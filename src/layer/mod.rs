@@ -11,6 +11,10 @@
 //!
 //! On success the [`Principal`] (public) or [`InternalCaller`] (internal) is in the request's
 //! extensions. On failure the response carries the [`Rejection`] in its extensions.
+//!
+//! The public layer also guards against its key store: a store that panics answers 500, one
+//! that does not answer within [`DEFAULT_STORE_TIMEOUT`] (see [`AuthLayer::store_timeout`])
+//! 503. [`AuthLayer::request_binding`] adds the `req`/`pay` checks of contract §10.
 
 mod rejection;
 
