@@ -16,8 +16,6 @@ use notify_auth::{NotifyAuthLayer, Principal};
 use proptest::prelude::*;
 use tower::{Layer, ServiceExt, service_fn};
 
-const M12: &str = "Invalid token: API key revoked";
-const M13: &str = "Invalid token: API key not found";
 const REQUEST: &str = "Invalid token: request";
 const PAYLOAD: &str = "Invalid token: payload";
 const BODY: &[u8] = br#"{"phone_number":"07700900000","template_id":"f33517ff"}"#;

@@ -6,18 +6,6 @@ mod common;
 use common::*;
 use uuid::Uuid;
 
-const M1: &str = "Unauthorized: authentication token must be provided";
-const M2: &str = "Unauthorized: authentication bearer scheme must be used";
-const M3: &str = "Invalid token: iss field not provided";
-const M5: &str = "Unauthorized: not allowed to perform this action";
-const M6: &str = "Invalid token: service id is not the right data type";
-const M7: &str = "Invalid token: service not found";
-const M8: &str = "Invalid token: service has no API keys";
-const M9: &str = "Invalid token: service is archived";
-const M11: &str = "Invalid token: algorithm used is not HS256";
-const M12: &str = "Invalid token: API key revoked";
-const M13: &str = "Invalid token: API key not found";
-
 enum Expect {
     Ok(Uuid, Uuid, &'static str),
     Err(u16, &'static str),

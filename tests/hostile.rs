@@ -27,11 +27,6 @@ use sha2::{Sha256, Sha512};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use uuid::Uuid;
 
-const M1: &str = "Unauthorized: authentication token must be provided";
-const M2: &str = "Unauthorized: authentication bearer scheme must be used";
-const M11: &str = "Invalid token: algorithm used is not HS256";
-const M13: &str = "Invalid token: API key not found";
-
 const MIB: usize = 1024 * 1024;
 
 /// `Bearer ` and these bytes.

@@ -256,30 +256,6 @@ async fn with_axum_layer_and_route_layer() {
 }
 
 #[tokio::test]
-async fn the_extractor_without_the_layer_is_a_500() {
-    use axum::Router;
-    use axum::routing::get;
-
-    async fn who(principal: Principal) -> String {
-        principal.service_id.to_string()
-    }
-    let app: Router = Router::new().route("/v2/who", get(who));
-    let response = app
-        .oneshot(
-            Request::builder()
-                .uri("/v2/who")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(body, notify_auth::axum::MISSING_LAYER_BODY.as_bytes());
-}
-
-#[tokio::test]
 async fn plain_hyper_over_real_http() {
     use hyper::server::conn::http1;
     use hyper_util::rt::TokioIo;

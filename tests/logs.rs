@@ -135,7 +135,7 @@ async fn store_failures_are_logged_at_error_with_the_cause() {
 }
 
 #[tokio::test]
-async fn a_missing_layer_is_logged_at_error() {
+async fn a_missing_layer_is_a_500_logged_at_error() {
     use axum::Router;
     use axum::routing::get;
 
@@ -154,6 +154,12 @@ async fn a_missing_layer_is_logged_at_error() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body, notify_auth::axum::MISSING_LAYER_BODY.as_bytes());
     let logs = logs();
     assert!(
         logs.contains("ERROR") && logs.contains("is the notify-auth layer applied to this route?"),

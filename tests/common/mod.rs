@@ -47,6 +47,19 @@ pub const WRONG_SECRET: &str = "ffffffff-ffff-4fff-8fff-ffffffffffff";
 pub const GENERAL: &str = "Invalid token: make sure your API token matches the example at https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header";
 pub const CLOCK: &str = "Error: Your system clock must be accurate to within 30 seconds";
 
+/// The contract's messages, numbered as in `cases.md`.
+pub const M1: &str = "Unauthorized: authentication token must be provided";
+pub const M2: &str = "Unauthorized: authentication bearer scheme must be used";
+pub const M3: &str = "Invalid token: iss field not provided";
+pub const M5: &str = "Unauthorized: not allowed to perform this action";
+pub const M6: &str = "Invalid token: service id is not the right data type";
+pub const M7: &str = "Invalid token: service not found";
+pub const M8: &str = "Invalid token: service has no API keys";
+pub const M9: &str = "Invalid token: service is archived";
+pub const M11: &str = "Invalid token: algorithm used is not HS256";
+pub const M12: &str = "Invalid token: API key revoked";
+pub const M13: &str = "Invalid token: API key not found";
+
 pub const DAY: i64 = 86_400;
 
 fn at(unix: i64) -> OffsetDateTime {
