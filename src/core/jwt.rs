@@ -55,8 +55,9 @@ impl fmt::Debug for Signature {
 }
 
 /// A time claim (`iat`, `nbf`, `exp`) as Python's `int()` sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum Time {
+    #[default]
     Absent,
     /// `null`, a list, an object or an infinite number: Notify crashes (500).
     Unusable,
@@ -67,7 +68,7 @@ pub(crate) enum Time {
 }
 
 /// The claims, reduced to what the key loop reads.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Claims {
     pub(crate) iat: Time,
     pub(crate) nbf: Time,
@@ -255,12 +256,7 @@ fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)
         .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
     let claims = Claims {
         iat: Time::At(iat),
-        nbf: Time::Absent,
-        exp: Time::Absent,
-        aud: false,
-        sub_or_jti_not_string: false,
-        req: BindingClaim::Absent,
-        pay: BindingClaim::Absent,
+        ..Claims::default()
     };
     Some((claims, Issuer::Service(Some(service_id))))
 }
@@ -499,15 +495,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut claims = Claims {
-            iat: Time::Absent,
-            nbf: Time::Absent,
-            exp: Time::Absent,
-            aud: false,
-            sub_or_jti_not_string: false,
-            req: BindingClaim::Absent,
-            pay: BindingClaim::Absent,
-        };
+        let mut claims = Claims::default();
         let (mut sub_bad, mut jti_bad) = (false, false);
         let mut issuer = Issuer::Absent;
         while let Some(key) = map.next_key::<Key>()? {

@@ -34,9 +34,9 @@
 //!     }
 //! }
 //!
-//! // Object-safe: layers take any store, boxed or not.
+//! // Object-safe: a store shared as `Arc<dyn KeyStore>` goes in as it is.
 //! let store: Arc<dyn KeyStore> = Arc::new(MyStore { rows: HashMap::new() });
-//! let layer = notify_auth::NotifyAuthLayer::new(store);
+//! let layer = notify_auth::NotifyAuthLayer::from_shared(store);
 //! # let _ = layer;
 //! ```
 
