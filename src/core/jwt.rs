@@ -15,7 +15,7 @@ use base64_simd::Out;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::pyjson;
-use super::python::{PyInt, py_int, py_uuid};
+use super::python::{py_int, py_uuid};
 use crate::error::{AuthError, ErrorKind, InvalidReason};
 
 /// Unpadded base64url, as PyJWT writes it. Like Python's decoder it ignores non-zero trailing
@@ -151,10 +151,12 @@ fn decode<'b>(
     stack: &'b mut [MaybeUninit<u8>],
 ) -> Result<Cow<'b, [u8]>, AuthError> {
     let simd = base64_simd::URL_SAFE_NO_PAD;
-    if simd.estimated_decoded_length(segment.len()) <= stack.len()
-        && let Ok(decoded) = simd.decode(segment, Out::from_uninit_slice(stack))
-    {
-        return Ok(Cow::Borrowed(decoded));
+    if simd.estimated_decoded_length(segment.len()) <= stack.len() {
+        if let Ok(decoded) = simd.decode(segment, Out::from_uninit_slice(stack)) {
+            return Ok(Cow::Borrowed(decoded));
+        }
+    } else if let Ok(decoded) = simd.decode_to_vec(segment) {
+        return Ok(Cow::Owned(decoded));
     }
     BASE64URL
         .decode(segment)
@@ -281,33 +283,12 @@ enum Facts {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str {
-        empty: bool,
-        hs256: bool,
-        int: PyInt,
-    },
-    List {
-        empty: bool,
-    },
-    Object {
-        empty: bool,
-    },
+    Str { empty: bool, hs256: bool },
+    List { empty: bool },
+    Object { empty: bool },
 }
 
 impl Facts {
-    /// Python's `int(value)`, as PyJWT and Notify apply it.
-    fn time(self) -> Time {
-        match self {
-            Facts::Null | Facts::List { .. } | Facts::Object { .. } => Time::Unusable,
-            Facts::Bool(b) => Time::At(i64::from(b)),
-            Facts::Int(i) => Time::At(i),
-            // `as` saturates, as the window check needs; infinities crash Notify.
-            Facts::Float(f) if f.is_finite() => Time::At(f.trunc() as i64),
-            Facts::Float(_) => Time::Unusable,
-            Facts::Str { int, .. } => int.saturating_i64().map_or(Time::NotInteger, Time::At),
-        }
-    }
-
     /// Python's truthiness.
     fn truthy(self) -> bool {
         match self {
@@ -347,7 +328,6 @@ impl<'de> Visitor<'de> for FactsVisitor {
         Ok(Facts::Str {
             empty: v.is_empty(),
             hs256: v == "HS256",
-            int: py_int(v, 10),
         })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Facts, A::Error> {
@@ -369,6 +349,57 @@ impl<'de> Visitor<'de> for FactsVisitor {
 impl<'de> de::Deserialize<'de> for Facts {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(FactsVisitor)
+    }
+}
+
+/// A time claim (`iat`, `nbf`, `exp`) read as Python's `int(value)`, as PyJWT and Notify
+/// apply it. The only values `int()` is computed for: every other string is only looked at.
+struct TimeVisitor;
+
+impl<'de> Visitor<'de> for TimeVisitor {
+    type Value = Time;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Time, E> {
+        Ok(Time::Unusable)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Time, E> {
+        Ok(Time::At(i64::from(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Time, E> {
+        Ok(Time::At(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Time, E> {
+        Ok(Time::At(i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Time, E> {
+        // `as` saturates, as the window check needs; infinities crash Notify.
+        Ok(if v.is_finite() {
+            Time::At(v.trunc() as i64)
+        } else {
+            Time::Unusable
+        })
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Time, E> {
+        Ok(py_int(v, 10)
+            .saturating_i64()
+            .map_or(Time::NotInteger, Time::At))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Time, A::Error> {
+        FactsVisitor.visit_seq(seq)?;
+        Ok(Time::Unusable)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Time, A::Error> {
+        FactsVisitor.visit_map(map)?;
+        Ok(Time::Unusable)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Time {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TimeVisitor)
     }
 }
 
@@ -513,9 +544,9 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                         },
                     })?;
                 }
-                Key::Iat => claims.iat = map.next_value::<Facts>()?.time(),
-                Key::Nbf => claims.nbf = map.next_value::<Facts>()?.time(),
-                Key::Exp => claims.exp = map.next_value::<Facts>()?.time(),
+                Key::Iat => claims.iat = map.next_value()?,
+                Key::Nbf => claims.nbf = map.next_value()?,
+                Key::Exp => claims.exp = map.next_value()?,
                 Key::Aud => claims.aud = map.next_value::<Facts>()?.truthy(),
                 Key::Sub => sub_bad = !matches!(map.next_value()?, Facts::Str { .. }),
                 Key::Jti => jti_bad = !matches!(map.next_value()?, Facts::Str { .. }),
@@ -643,6 +674,36 @@ mod tests {
         }
         let internal = r#"{"iss":"26785a09-ab16-4eb0-8407-a37497a57506","iat":1}"#;
         assert!(official_claims(internal.as_bytes(), IssuerRule::Client("x")).is_none());
+    }
+
+    /// The `int()` digit steps spent parsing a token made of `header` and `claims`.
+    fn digit_steps(header: &str, claims: &str) -> u64 {
+        use crate::core::python::DIGIT_STEPS;
+        let token = format!("{}.{}.c2ln", b64(header.as_bytes()), b64(claims.as_bytes()));
+        DIGIT_STEPS.with(|steps| steps.set(0));
+        parse(token.as_bytes(), IssuerRule::ServiceId).unwrap();
+        DIGIT_STEPS.with(|steps| steps.get())
+    }
+
+    #[test]
+    fn int_is_computed_only_for_the_time_claims() {
+        let digits = "\u{1d7ff}".repeat(1400);
+        let iss = r#""iss":"26785a09-ab16-4eb0-8407-a37497a57506""#;
+        for claim in ["jti", "sub", "aud", "other"] {
+            let claims = format!(r#"{{{iss},"{claim}":"{digits}"}}"#);
+            assert_eq!(digit_steps(r#"{"alg":"HS256"}"#, &claims), 0, "{claim}");
+        }
+        for claim in ["alg", "kid", "typ"] {
+            let header = format!(r#"{{"{claim}":"{digits}"}}"#);
+            assert_eq!(digit_steps(&header, &format!("{{{iss}}}")), 0, "{claim}");
+        }
+        for claim in ["iat", "nbf", "exp"] {
+            let claims = format!(r#"{{{iss},"{claim}":"{digits}"}}"#);
+            assert_eq!(digit_steps(r#"{"alg":"HS256"}"#, &claims), 1400, "{claim}");
+        }
+        // Repeating a key repeats the work, but the token's length still bounds it.
+        let repeated = format!(r#"{{{iss}{}}}"#, r#","iat":"1""#.repeat(500));
+        assert_eq!(digit_steps(r#"{"alg":"HS256"}"#, &repeated), 500);
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! reproduces CPython's rules, so they are restated here from CPython 3.11's
 //! `PyLong_FromUnicodeObject` and `uuid.UUID.__init__`.
 
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use uuid::Uuid;
 
 /// CPython's limit on the digits `int()` reads in base 10 (`sys.get_int_max_str_digits()`).
@@ -49,24 +48,116 @@ fn is_int_space(c: char) -> bool {
     }
 }
 
+/// The runs of decimal digits (Unicode category Nd) in the Unicode database of Python 3.11
+/// (`unicodedata.unidata_version` 14.0.0), as Notify's `int()` reads them: each run's first
+/// code point and its length, a multiple of ten whose digits go 0 to 9 and again. Made with
+///
+/// ```text
+/// import unicodedata
+/// runs = []
+/// for c in range(0x80, 0x110000):
+///     if unicodedata.category(chr(c)) == "Nd":
+///         if runs and sum(runs[-1]) == c:
+///             runs[-1][1] += 1
+///         else:
+///             runs.append([c, 1])
+/// print(runs)
+/// ```
+///
+/// A table rather than a Unicode crate's general category: a crate follows a newer Unicode
+/// than Notify's Python (Kawi's digits, U+11F50.., are digits to it and not to Python 3.11),
+/// and finding a digit's value from the category took a walk back through its run.
+const DECIMAL_RUNS: [(u32, u32); 61] = [
+    (0x660, 10),
+    (0x6f0, 10),
+    (0x7c0, 10),
+    (0x966, 10),
+    (0x9e6, 10),
+    (0xa66, 10),
+    (0xae6, 10),
+    (0xb66, 10),
+    (0xbe6, 10),
+    (0xc66, 10),
+    (0xce6, 10),
+    (0xd66, 10),
+    (0xde6, 10),
+    (0xe50, 10),
+    (0xed0, 10),
+    (0xf20, 10),
+    (0x1040, 10),
+    (0x1090, 10),
+    (0x17e0, 10),
+    (0x1810, 10),
+    (0x1946, 10),
+    (0x19d0, 10),
+    (0x1a80, 10),
+    (0x1a90, 10),
+    (0x1b50, 10),
+    (0x1bb0, 10),
+    (0x1c40, 10),
+    (0x1c50, 10),
+    (0xa620, 10),
+    (0xa8d0, 10),
+    (0xa900, 10),
+    (0xa9d0, 10),
+    (0xa9f0, 10),
+    (0xaa50, 10),
+    (0xabf0, 10),
+    (0xff10, 10),
+    (0x104a0, 10),
+    (0x10d30, 10),
+    (0x11066, 10),
+    (0x110f0, 10),
+    (0x11136, 10),
+    (0x111d0, 10),
+    (0x112f0, 10),
+    (0x11450, 10),
+    (0x114d0, 10),
+    (0x11650, 10),
+    (0x116c0, 10),
+    (0x11730, 10),
+    (0x118e0, 10),
+    (0x11950, 10),
+    (0x11c50, 10),
+    (0x11d50, 10),
+    (0x11da0, 10),
+    (0x16a60, 10),
+    (0x16ac0, 10),
+    (0x16b50, 10),
+    (0x1d7ce, 50),
+    (0x1e140, 10),
+    (0x1e2f0, 10),
+    (0x1e950, 10),
+    (0x1fbf0, 10),
+];
+
+#[cfg(test)]
+thread_local! {
+    /// Characters `int()` has read on this thread, for the tests that bound parsing work.
+    pub(crate) static DIGIT_STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// The value of a digit `int()` reads in `base`: ASCII digits and letters, and the decimal
-/// digits (Unicode category Nd) of every script.
-fn digit_value(c: char, base: u32) -> Option<u32> {
+/// digits of every script. Constant time: the run of the digit before (`run`, which a string
+/// of digits of one script hits every time), else a binary search of [`DECIMAL_RUNS`].
+fn digit_value(c: char, base: u32, run: &mut usize) -> Option<u32> {
+    #[cfg(test)]
+    DIGIT_STEPS.with(|steps| steps.set(steps.get() + 1));
     if c.is_ascii() {
         return c.to_digit(base);
     }
-    if c.general_category() != GeneralCategory::DecimalNumber {
-        return None;
-    }
-    // Nd characters come in runs of ten, 0 to 9 (a Unicode stability guarantee), and
-    // adjacent runs start at a zero: the value is the distance from the stretch's start.
-    let start = (0..u32::from(c))
-        .rev()
-        .map_while(|p| {
-            char::from_u32(p).filter(|p| p.general_category() == GeneralCategory::DecimalNumber)
-        })
-        .count();
-    Some(u32::try_from(start % 10).unwrap_or(0)).filter(|&v| v < base)
+    let c = u32::from(c);
+    let (start, len) = DECIMAL_RUNS[*run];
+    let offset = if c.wrapping_sub(start) < len {
+        c - start
+    } else {
+        *run = DECIMAL_RUNS
+            .partition_point(|&(start, _)| start <= c)
+            .checked_sub(1)?;
+        c - DECIMAL_RUNS[*run].0
+    };
+    let len = DECIMAL_RUNS[*run].1;
+    (offset < len).then_some(offset % 10).filter(|&v| v < base)
 }
 
 /// `int(text, base)` for `base` 10 or 16.
@@ -89,6 +180,7 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
     let mut magnitude: u128 = 0;
     let mut digits = 0usize;
     let mut previous_underscore = false;
+    let mut run = 0;
     for c in chars.chars() {
         if c == '_' {
             if digits == 0 || previous_underscore {
@@ -98,7 +190,7 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
             continue;
         }
         previous_underscore = false;
-        let Some(value) = digit_value(c, base) else {
+        let Some(value) = digit_value(c, base, &mut run) else {
             return PyInt::Invalid;
         };
         magnitude = magnitude
@@ -200,6 +292,38 @@ mod tests {
         ] {
             assert_eq!(py_int(s, 10), PyInt::Invalid, "{s:?}");
         }
+    }
+
+    #[test]
+    fn the_digit_table_has_the_shape_of_unicode_decimal_runs() {
+        for pair in DECIMAL_RUNS.windows(2) {
+            assert!(pair[0].0 + pair[0].1 <= pair[1].0, "{pair:x?}");
+        }
+        for (start, len) in DECIMAL_RUNS {
+            assert!(len > 0 && len % 10 == 0, "{start:x}");
+            assert!(start > 0x7f);
+            for offset in 0..len {
+                let c = char::from_u32(start + offset).unwrap();
+                assert_eq!(digit_value(c, 10, &mut 0), Some(offset % 10), "{c:?}");
+            }
+            let before = char::from_u32(start - 1).unwrap();
+            assert!(
+                digit_value(before, 10, &mut 0).is_none()
+                    || DECIMAL_RUNS.iter().any(|r| r.0 + r.1 == start)
+            );
+        }
+        // Digits of a Unicode newer than Python 3.11's 14.0 are not digits to Notify.
+        assert_eq!(py_int("\u{11f51}", 10), PyInt::Invalid);
+        assert_eq!(py_int("\u{1e4f1}", 10), PyInt::Invalid);
+        assert_eq!(int10("\u{1d7ff}\u{1d7ce}"), Some(90));
+    }
+
+    #[test]
+    fn int_reads_each_character_once() {
+        let digits = "\u{1d7ff}".repeat(1400);
+        DIGIT_STEPS.with(|steps| steps.set(0));
+        assert_eq!(int10(&digits), Some(i64::MAX));
+        assert_eq!(DIGIT_STEPS.with(|steps| steps.get()), 1400);
     }
 
     #[test]
