@@ -174,6 +174,35 @@ fn benches(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // A forged token against a service with K keys, by the token's length: the worst case of
+    // the key loop (every visible key tried, none matches). Long tokens against many keys are
+    // refused before any HMAC (`core::KEY_LOOP_BUDGET`).
+    let mut g = c.benchmark_group("forged_by_keys");
+    g.sample_size(10);
+    for keys in [1usize, 10, 100, 1_000, 10_000] {
+        let service = (0..keys).fold(Service::new(service_id, true), |s, i| {
+            s.with_key(ApiKey::new(
+                Uuid::from_u128(i as u128 + 1),
+                Secret::new(format!("{i:08x}-8d35-48ac-975b-e847b4f122b0")),
+                KeyType::Normal,
+            ))
+        });
+        for (label, pad) in [("150B", 0usize), ("1KiB", 650), ("8KiB", 5_900)] {
+            let header = token(
+                HS256,
+                &claims_with(&format!(r#""x":"{}""#, "a".repeat(pad))),
+            );
+            g.bench_function(format!("{keys}_keys_{label}"), |b| {
+                b.iter(|| {
+                    let answer =
+                        authenticate([black_box(header.as_bytes())], NOW, |_| Some(&service));
+                    black_box(answer.unwrap_err())
+                })
+            });
+        }
+    }
+    g.finish();
 }
 
 criterion_group!(hostile, benches);

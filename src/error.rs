@@ -28,6 +28,10 @@ pub enum InvalidReason {
     CriticalHeader,
     /// The header value is longer than the configured limit.
     TooLong,
+    /// The token is longer than [`LONG_TOKEN_LEN`](crate::core::LONG_TOKEN_LEN) and its
+    /// service has so many keys that trying each would hash more than
+    /// [`KEY_LOOP_BUDGET`](crate::core::KEY_LOOP_BUDGET) bytes (a forged token's worst case).
+    TooLongForKeys,
     /// `iat`, `nbf` or `exp` is `null`, a list, an object, or infinite.
     UnusableTime,
     /// `exp` is more than 30 seconds in the past.

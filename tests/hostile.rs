@@ -679,6 +679,41 @@ async fn a_service_with_10000_keys_through_the_layer() {
     );
 }
 
+/// The layer yields to the runtime between slices of a long key loop, so that a service with
+/// thousands of keys never holds an async worker for long: counted as the polls that answer
+/// `Pending` (the in-memory store itself never does), never timed.
+#[test]
+fn a_long_key_loop_yields_to_the_runtime() {
+    use notify_auth::core::hmac_cost;
+    use notify_auth::layer::KEY_LOOP_SLICE;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    use tower::Layer;
+
+    let store = MemoryStore::builder()
+        .service(service_with_keys(10_000))
+        .build()
+        .unwrap();
+    let layer = NotifyAuthLayer::new(store)
+        .clock(|| NOW)
+        .layer(answering("ok"));
+    let header = bearer(&token(S, NOW, WRONG_SECRET));
+    let mut future =
+        std::pin::pin!(layer.oneshot(request("/v2/notifications", &[header.as_bytes()])));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut pending = 0;
+    let response = loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(response) => break response.unwrap(),
+            Poll::Pending => pending += 1,
+        }
+    };
+    assert_eq!(response.status(), 403);
+    let signed_len = header.len() - "Bearer ".len() - 44;
+    let per_slice = KEY_LOOP_SLICE.div_ceil(hmac_cost(signed_len));
+    assert_eq!(pending, 10_000usize.div_ceil(per_slice) - 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // Algorithm confusion.
 // ---------------------------------------------------------------------------------------

@@ -60,6 +60,23 @@ pub const MAX_HEADER_LEN: usize = MAX_TOKEN_LEN + 64;
 /// The seconds either side of now that `iat` may be (contract §4).
 pub const WINDOW_SECS: i64 = 30;
 
+/// Tokens whose signed part is longer than this (bytes) are "long". Official clients' tokens
+/// are about 120 bytes, 250 with request binding: no client of Notify sends a long one.
+pub const LONG_TOKEN_LEN: usize = 1024;
+
+/// The most a key loop hashes for a long token (bytes, counting each HMAC as its message plus
+/// two blocks). A long token whose service has too many visible keys to stay within it is
+/// refused with 403 GENERAL ([`InvalidReason::TooLongForKeys`]) before any HMAC: so a forged
+/// token never costs more than `max(KEY_LOOP_BUDGET, keys × (LONG_TOKEN_LEN + 128))` bytes of
+/// hashing. Notify would try every key instead (`docs/compatibility.md`).
+pub const KEY_LOOP_BUDGET: usize = 256 * 1024;
+
+/// The bytes hashed to verify a signature over `len` bytes with a pre-keyed HMAC-SHA256: the
+/// message and about two blocks (padding, and the outer hash).
+pub const fn hmac_cost(len: usize) -> usize {
+    len.saturating_add(128)
+}
+
 /// The `Authorization` header of a request, as the server sees it.
 ///
 /// Each value is trimmed of spaces and tabs, and several values are joined with `,`, as
@@ -188,6 +205,22 @@ impl<'a> PublicToken<'a> {
         service: Option<&'s Service>,
         now: i64,
     ) -> Result<Authorized<'s>, AuthError> {
+        let mut keys = self.key_loop(service, now)?;
+        loop {
+            if let Some(answer) = keys.run(usize::MAX) {
+                return answer;
+            }
+        }
+    }
+
+    /// Steps 6 to 8, then the key loop of step 9 ready to run, in slices if the caller wants
+    /// to yield between them ([`KeyLoop::run`]): a service with thousands of keys makes a
+    /// loop long enough to matter to an async worker.
+    pub fn key_loop<'t, 's>(
+        &'t self,
+        service: Option<&'s Service>,
+        now: i64,
+    ) -> Result<KeyLoop<'t, 's>, AuthError> {
         let service_id = self.service_id;
         let Some(service) = service else {
             return Err(AuthError::for_service(
@@ -196,7 +229,8 @@ impl<'a> PublicToken<'a> {
             ));
         };
         let keys = service.api_keys();
-        if !keys.iter().any(|key| key.is_visible_at(now)) {
+        let visible = || keys.iter().filter(|key| key.is_visible_at(now));
+        if visible().next().is_none() {
             return Err(AuthError::for_service(ErrorKind::NoApiKeys, service_id));
         }
         if !service.is_active() {
@@ -205,6 +239,9 @@ impl<'a> PublicToken<'a> {
                 service_id,
             ));
         }
+        let len = self.jwt.signing_input.len();
+        let too_long = len > LONG_TOKEN_LEN
+            && visible().count().saturating_mul(hmac_cost(len)) > KEY_LOOP_BUDGET;
         // Try the key the header's `kid` names, then the key that matched last time, then
         // the others in order. Secrets are distinct, so the order changes only the work.
         let kid = self
@@ -212,20 +249,58 @@ impl<'a> PublicToken<'a> {
             .kid
             .and_then(|kid| keys.iter().position(|key| key.id() == kid));
         let hint = service.last_match().filter(|&i| i < keys.len());
-        let first = [kid, hint.filter(|&h| Some(h) != kid)];
-        let order = first
-            .into_iter()
-            .flatten()
-            .chain((0..keys.len()).filter(|i| !first.contains(&Some(*i))));
-        let candidates = order
+        Ok(KeyLoop {
+            jwt: &self.jwt,
+            service,
+            now,
+            too_long,
+            order: KeyOrder {
+                first: [kid, hint.filter(|&h| Some(h) != kid)],
+                taken_first: 0,
+                next: 0,
+                len: keys.len(),
+            },
+        })
+    }
+}
+
+/// The key loop of one public token (contract §3), made by [`PublicToken::key_loop`].
+#[derive(Debug)]
+pub struct KeyLoop<'t, 's> {
+    jwt: &'t Jwt<'t>,
+    service: &'s Service,
+    now: i64,
+    too_long: bool,
+    order: KeyOrder,
+}
+
+impl<'s> KeyLoop<'_, 's> {
+    /// Runs the loop on until it has an answer, or until it has hashed about `budget` bytes
+    /// (at least one HMAC, each costing [`hmac_cost`] of the token's signed part): `None`
+    /// then, and the next call goes on where this one stopped.
+    pub fn run(&mut self, budget: usize) -> Option<Result<Authorized<'s>, AuthError>> {
+        let service = self.service;
+        let service_id = service.id();
+        let keys = service.api_keys();
+        let now = self.now;
+        let mut candidates = (&mut self.order)
             .map(|i| (i, &keys[i]))
             .filter(|(_, key)| key.is_visible_at(now))
             .map(|(i, key)| (key.secret(), (i, key)));
-        match key_loop(&self.jwt, candidates, now) {
+        let outcome = if self.too_long && self.jwt.alg_is_hs256 {
+            Outcome::Stop(ErrorKind::InvalidToken(InvalidReason::TooLongForKeys), None)
+        } else {
+            key_loop(self.jwt, &mut candidates, now, budget)?
+        };
+        Some(match outcome {
             Outcome::Matched((i, key)) => {
                 service.set_last_match(i);
                 if key.expiry_date().is_some() {
-                    return Err(AuthError::for_key(ErrorKind::Revoked, service_id, key.id()));
+                    return Some(Err(AuthError::for_key(
+                        ErrorKind::Revoked,
+                        service_id,
+                        key.id(),
+                    )));
                 }
                 let principal = Principal {
                     service_id,
@@ -239,7 +314,38 @@ impl<'a> PublicToken<'a> {
             }
             Outcome::Stop(kind, None) => Err(AuthError::for_service(kind, service_id)),
             Outcome::NoMatch => Err(AuthError::for_service(ErrorKind::KeyNotFound, service_id)),
+        })
+    }
+}
+
+/// The order keys are tried in: the `kid`-named and the last-matched key first (when there
+/// are such), then every other key by index.
+#[derive(Clone, Copy, Debug)]
+struct KeyOrder {
+    first: [Option<usize>; 2],
+    taken_first: usize,
+    next: usize,
+    len: usize,
+}
+
+impl Iterator for KeyOrder {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while let Some(first) = self.first.get(self.taken_first) {
+            self.taken_first += 1;
+            if first.is_some() {
+                return *first;
+            }
         }
+        while self.next < self.len {
+            let i = self.next;
+            self.next += 1;
+            if !self.first.contains(&Some(i)) {
+                return Some(i);
+            }
+        }
+        None
     }
 }
 
@@ -262,10 +368,11 @@ impl<'a> InternalToken<'a> {
 
     /// The key loop over the client's secrets (never revoked) at unix second `now`.
     pub fn authorize(&self, secrets: &[Secret], now: i64) -> Result<(), AuthError> {
-        match key_loop(&self.jwt, secrets.iter().map(|s| (s, ())), now) {
-            Outcome::Matched(()) => Ok(()),
-            Outcome::Stop(kind, _) => Err(kind.into()),
-            Outcome::NoMatch => Err(ErrorKind::KeyNotFound.into()),
+        let mut secrets = secrets.iter().map(|s| (s, ()));
+        match key_loop(&self.jwt, &mut secrets, now, usize::MAX) {
+            Some(Outcome::Matched(())) => Ok(()),
+            Some(Outcome::Stop(kind, _)) => Err(kind.into()),
+            Some(Outcome::NoMatch) | None => Err(ErrorKind::KeyNotFound.into()),
         }
     }
 }
@@ -299,25 +406,37 @@ enum ClaimsVerdict {
     Reject(ErrorKind),
 }
 
+/// Tries `keys` in turn until one answers or about `budget` bytes are hashed (`None`: call
+/// again with the same iterator to go on).
 fn key_loop<'k, K>(
     jwt: &Jwt<'_>,
-    keys: impl Iterator<Item = (&'k Secret, K)>,
+    keys: &mut impl Iterator<Item = (&'k Secret, K)>,
     now: i64,
-) -> Outcome<K> {
-    for (secret, key) in keys {
-        if !jwt.alg_is_hs256 {
-            return Outcome::Stop(ErrorKind::Algorithm, None);
+    budget: usize,
+) -> Option<Outcome<K>> {
+    let cost = hmac_cost(jwt.signing_input.len());
+    let mut spent = 0usize;
+    loop {
+        // At least one key per call, so that any budget makes progress.
+        if spent > 0 && spent >= budget {
+            return None;
         }
+        let Some((secret, key)) = keys.next() else {
+            return Some(Outcome::NoMatch);
+        };
+        if !jwt.alg_is_hs256 {
+            return Some(Outcome::Stop(ErrorKind::Algorithm, None));
+        }
+        spent = spent.saturating_add(cost);
         if !jwt.signed_with(secret) {
             continue;
         }
         match judge_claims(&jwt.claims, now) {
-            ClaimsVerdict::Accept => return Outcome::Matched(key),
+            ClaimsVerdict::Accept => return Some(Outcome::Matched(key)),
             ClaimsVerdict::NextKey => continue,
-            ClaimsVerdict::Reject(kind) => return Outcome::Stop(kind, Some(key)),
+            ClaimsVerdict::Reject(kind) => return Some(Outcome::Stop(kind, Some(key))),
         }
     }
-    Outcome::NoMatch
 }
 
 fn judge_claims(claims: &jwt::Claims, now: i64) -> ClaimsVerdict {
@@ -384,6 +503,109 @@ mod tests {
         );
         let a = Authorization::from_values([&b"Bearer "[..]]);
         assert_eq!(a.bearer_token().unwrap_err().kind(), ErrorKind::NotBearer);
+    }
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use crate::model::{ApiKey, HMACS, KeyType};
+
+    const NOW: i64 = 1_795_394_922;
+
+    fn service_with_keys(n: u128) -> Service {
+        (0..n).fold(Service::new(Uuid::from_u128(7), true), |s, i| {
+            s.with_key(ApiKey::new(
+                Uuid::from_u128(i + 100),
+                Secret::new(format!("secret-{i}")),
+                KeyType::Normal,
+            ))
+        })
+    }
+
+    /// A header for a token signed with `secret` whose claims carry `pad` extra bytes.
+    fn token(alg: &str, secret: &str, pad: usize) -> String {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}"}}"#));
+        let claims = format!(
+            r#"{{"iss":"{}","iat":{NOW},"x":"{}"}}"#,
+            Uuid::from_u128(7),
+            "a".repeat(pad)
+        );
+        let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
+        let signature = URL_SAFE_NO_PAD.encode(Secret::new(secret).mac(&[input.as_bytes()]));
+        format!("Bearer {input}.{signature}")
+    }
+
+    /// The answer and the HMACs it took.
+    fn decide(header: &str, service: &Service) -> (Result<Principal, AuthError>, u64) {
+        HMACS.with(|count| count.set(0));
+        let answer = authenticate([header.as_bytes()], NOW, |_| Some(service));
+        (answer, HMACS.with(|count| count.get()))
+    }
+
+    #[test]
+    fn a_long_forged_token_costs_no_hmac_against_many_keys() {
+        let many = service_with_keys(1_000);
+        let (answer, hmacs) = decide(&token("HS256", "forged", 6_000), &many);
+        assert_eq!(
+            answer.unwrap_err().kind(),
+            ErrorKind::InvalidToken(InvalidReason::TooLongForKeys)
+        );
+        assert_eq!(hmacs, 0);
+        // The algorithm is still judged first, as Notify does.
+        let (answer, hmacs) = decide(&token("HS512", "forged", 6_000), &many);
+        assert_eq!(answer.unwrap_err().kind(), ErrorKind::Algorithm);
+        assert_eq!(hmacs, 0);
+        // A token of ordinary length is tried against every key.
+        let (answer, hmacs) = decide(&token("HS256", "forged", 100), &many);
+        assert_eq!(answer.unwrap_err().kind(), ErrorKind::KeyNotFound);
+        assert_eq!(hmacs, 1_000);
+        let (answer, _) = decide(&token("HS256", "secret-999", 100), &many);
+        assert_eq!(answer.unwrap().api_key_id, Uuid::from_u128(1_099));
+    }
+
+    #[test]
+    fn long_tokens_are_tried_while_the_keys_stay_within_the_budget() {
+        let few = service_with_keys(10);
+        let long = token("HS256", "forged", 6_000);
+        let len = long.len() - 7 - 44; // "Bearer " and the signature
+        assert!(len > LONG_TOKEN_LEN && 10 * hmac_cost(len) <= KEY_LOOP_BUDGET);
+        let (answer, hmacs) = decide(&long, &few);
+        assert_eq!(answer.unwrap_err().kind(), ErrorKind::KeyNotFound);
+        assert_eq!(hmacs, 10);
+        let signed = token("HS256", "secret-9", 6_000);
+        let (answer, hmacs) = decide(&signed, &few);
+        assert_eq!(answer.unwrap().api_key_id, Uuid::from_u128(109));
+        assert_eq!(hmacs, 10);
+        let (_, hmacs) = decide(&signed, &few);
+        assert_eq!(hmacs, 1, "the last matched key is tried first");
+    }
+
+    #[test]
+    fn the_key_loop_runs_in_slices_of_its_budget() {
+        let many = service_with_keys(1_000);
+        let header = token("HS256", "secret-999", 600);
+        let authorization = Authorization::from_values([header.as_bytes()]);
+        let token = PublicToken::parse(&authorization).unwrap();
+        let cost = hmac_cost(token.jwt.signing_input.len()) as u64;
+        let slice = 64 * 1024;
+        let mut keys = token.key_loop(Some(&many), NOW).unwrap();
+        let mut slices = Vec::new();
+        let answer = loop {
+            HMACS.with(|count| count.set(0));
+            let answer = keys.run(slice);
+            slices.push(HMACS.with(|count| count.get()));
+            if let Some(answer) = answer {
+                break answer;
+            }
+        };
+        assert_eq!(
+            answer.unwrap().principal().api_key_id,
+            Uuid::from_u128(1_099)
+        );
+        assert_eq!(slices.iter().sum::<u64>(), 1_000);
+        let per_slice = (slice as u64).div_ceil(cost);
+        assert!(slices.iter().all(|&n| n <= per_slice), "{slices:?}");
+        assert_eq!(slices.len() as u64, 1_000u64.div_ceil(per_slice));
     }
 
     #[test]

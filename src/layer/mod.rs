@@ -38,7 +38,8 @@ pub use self::rejection::{
     V1Errors, V2Errors,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::core::{Authorization, InternalToken, PublicToken, RequestBinding};
+use crate::core::{Authorization, Authorized, InternalToken, PublicToken, RequestBinding};
+use crate::error::AuthError;
 use crate::model::{InternalClient, Principal, Service as ServiceRecord};
 use crate::store::{KeyStore, KeyStoreError};
 
@@ -107,7 +108,48 @@ impl Public {
         let authorization = authorization(headers);
         let token = PublicToken::parse(&authorization)?;
         let service = self.lookup(token.service_id()).await?;
-        Ok(token.authorize(service.as_deref(), now)?)
+        Ok(authorize_key(&token, service.as_deref(), now)
+            .await?
+            .principal())
+    }
+}
+
+/// The bytes hashed between two yields to the runtime (about 50 µs of work), so that a
+/// service with thousands of keys never holds an async worker for long.
+pub const KEY_LOOP_SLICE: usize = 64 * 1024;
+
+/// Steps 6 to 9 through [`KeyLoop`](crate::core::KeyLoop) slices of [`KEY_LOOP_SLICE`],
+/// yielding between them.
+async fn authorize_key<'s>(
+    token: &PublicToken<'_>,
+    service: Option<&'s ServiceRecord>,
+    now: i64,
+) -> Result<Authorized<'s>, AuthError> {
+    let mut keys = token.key_loop(service, now)?;
+    loop {
+        if let Some(answer) = keys.run(KEY_LOOP_SLICE) {
+            return answer;
+        }
+        YieldNow { yielded: false }.await;
+    }
+}
+
+/// Gives other tasks a turn: pending once (waking itself at once), then ready. Written out
+/// rather than taken from a runtime, so the layer runs on any executor.
+struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -161,7 +203,7 @@ where
         let authorization = authorization(request.headers());
         let token = PublicToken::parse(&authorization)?;
         let service = self.public.lookup(token.service_id()).await?;
-        let authorized = token.authorize_key(service.as_deref(), now)?;
+        let authorized = authorize_key(&token, service.as_deref(), now).await?;
         let (method, path) = (request.method().as_str(), request.uri().path());
         authorized.check_request(self.mode, method, path)?;
         if request.body().is_end_stream() || !authorized.wants_payload(self.mode) {
