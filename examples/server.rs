@@ -6,7 +6,8 @@
 //! ```
 //!
 //! - `GET /_status`: 200 `{"status":"ok"}`, no authentication (with `--database-url`, also the
-//!   key cache's counters: `{"status":"ok","cache":{"hits":…,"misses":…,"store_calls":…}}`).
+//!   key cache's and the database's counters: `{"status":"ok","cache":{"hits":…,"misses":…,
+//!   "known_absent":…,"store_calls":…},"database":{"queries":…,…}}`).
 //! - any method, any path under `/v2/`: public authentication; 200
 //!   `{"service_id":…,"api_key_id":…,"key_type":…}`. Services and keys come from the key file,
 //!   or with `--database-url URL` (or `DATABASE_URL`) from PostgreSQL through a 2-second cache
@@ -98,20 +99,36 @@ fn file_keys(store: MemoryStore) -> Keys {
 /// Keys from PostgreSQL, cached, with revocations pushed by LISTEN/NOTIFY.
 #[cfg(feature = "postgres")]
 fn database_keys(url: &str) -> Result<Keys, String> {
-    use notify_auth::store::{CachedKeyStore, PostgresKeyStore, spawn_invalidation_listener};
+    use notify_auth::store::{CachedKeyStore, PostgresKeyStore};
 
     let postgres = PostgresKeyStore::builder(url)
         .build()
         .map_err(|e| format!("--database-url: {e}"))?;
-    let cache = CachedKeyStore::new(postgres);
-    // The listener lives as long as the server: leak its handle rather than abort it on drop.
-    std::mem::forget(spawn_invalidation_listener(url, cache.clone()));
+    let cache = CachedKeyStore::new(postgres.clone());
+    // The listener lives as long as the server.
+    postgres.spawn_invalidation_listener(cache.clone()).detach();
     let stats = cache.clone();
     Ok(Keys {
         store: Arc::new(cache),
         status: Arc::new(move || {
             let s = stats.stats();
-            json!({"status": "ok", "cache": {"hits": s.hits, "misses": s.misses, "store_calls": s.store_calls}})
+            let db = postgres.stats();
+            json!({
+                "status": "ok",
+                "cache": {
+                    "hits": s.hits,
+                    "misses": s.misses,
+                    "known_absent": s.known_absent,
+                    "store_calls": s.store_calls,
+                },
+                "database": {
+                    "queries": db.queries,
+                    "unknown_queries": db.unknown_queries,
+                    "unknown_peak": db.unknown_peak,
+                    "known_services": db.known_services,
+                    "directory_complete": db.directory_complete,
+                },
+            })
         }),
     })
 }

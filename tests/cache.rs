@@ -64,6 +64,7 @@ async fn hits_come_from_the_cache_and_share_one_record() {
         CacheStats {
             hits: 1,
             misses: 1,
+            known_absent: 0,
             store_calls: 1
         }
     );
@@ -166,4 +167,41 @@ async fn the_layer_works_over_the_cache() {
     }
     assert_eq!(calls(&cache), 1);
     assert_eq!(cache.stats().hits, 2);
+}
+
+/// A store that knows which ids exist, as the PostgreSQL store does while its listener runs.
+struct Directory(MemoryStore);
+
+#[async_trait::async_trait]
+impl KeyStore for Directory {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        self.0.service(id).await
+    }
+
+    fn knows_absent(&self, id: Uuid) -> bool {
+        id != S
+    }
+}
+
+#[tokio::test]
+async fn ids_the_store_knows_to_be_absent_take_no_store_call() {
+    let store = MemoryStore::builder()
+        .service(Service::new(S, true))
+        .build()
+        .unwrap();
+    let cache = CachedKeyStore::new(Directory(store));
+    for i in 0..100 {
+        assert!(cache.service(Uuid::from_u128(i)).await.unwrap().is_none());
+    }
+    assert!(cache.service(S).await.unwrap().is_some());
+    assert_eq!(
+        cache.stats(),
+        CacheStats {
+            hits: 0,
+            misses: 1,
+            known_absent: 100,
+            store_calls: 1
+        }
+    );
+    assert!(cache.knows_absent(Uuid::from_u128(1)) && !cache.knows_absent(S));
 }

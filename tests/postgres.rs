@@ -22,8 +22,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use notify_auth::layer::KEY_STORE_ERROR_BODY;
 use notify_auth::store::{
-    CachedKeyStore, INVALIDATION_CHANNEL, InvalidationListener, MIGRATION, PostgresKeyStore,
-    Schema, spawn_invalidation_listener,
+    CachedKeyStore, INVALIDATION_CHANNEL, InvalidationListener, MIGRATION, PostgresKeyStore, Schema,
 };
 use notify_auth::{
     ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, Service,
@@ -731,14 +730,17 @@ async fn building_checks_names_and_never_shows_the_password() {
     let error = store.service(fresh_id()).await.unwrap_err().to_string();
     assert!(start.elapsed() < Duration::from_secs(3));
     assert!(!error.contains("hunter2"), "{error}");
-    let (status, body) = through_layer(store, fresh_id(), "secret").await;
+    let (status, body) = through_layer(store.clone(), fresh_id(), "secret").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body, KEY_STORE_ERROR_BODY);
 
-    // A listener on an invalid URL stops at once.
-    let cache = CachedKeyStore::new(notify_auth::MemoryStore::default());
-    let listener = spawn_invalidation_listener("postgres://u@host:notaport/db", cache);
+    // A listener that cannot connect keeps trying, and the store never trusts an empty
+    // directory: an unknown id still goes to the database.
+    let cache = CachedKeyStore::new(store.clone());
+    let listener = store.spawn_invalidation_listener(cache);
     assert!(!listener.wait_until_listening(Duration::from_secs(1)).await);
+    assert!(!store.stats().directory_complete);
+    assert!(!store.knows_absent(fresh_id()));
 }
 
 /// Two instances, two pools, two caches with a long TTL, each with its own listener.
@@ -748,11 +750,12 @@ struct Instance {
 }
 
 async fn instance(url: &str) -> Instance {
-    let cache = CachedKeyStore::builder(store(url))
+    let store = store(url);
+    let cache = CachedKeyStore::builder(store.clone())
         .ttl(Duration::from_secs(60))
         .negative_ttl(Duration::from_secs(60))
         .build();
-    let listener = spawn_invalidation_listener(url, cache.clone());
+    let listener = store.spawn_invalidation_listener(cache.clone());
     assert!(
         listener.wait_until_listening(Duration::from_secs(5)).await,
         "the listener listens"
@@ -887,6 +890,110 @@ async fn a_revocation_reaches_another_instance_at_once() {
     two.listener.abort();
 }
 
+/// While the listener is connected, ids of services that do not exist never reach the
+/// database and take no place in the cache (counted: queries and store calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_services_never_reach_the_database() {
+    let Some(db) = setup("unknown_services_never_reach_the_database").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let one = instance(&db.url).await;
+    let postgres = one.cache.inner();
+    let before = (postgres.stats(), one.cache.stats());
+    assert!(before.0.directory_complete);
+    assert!(before.0.known_services >= 1);
+    for _ in 0..1_000 {
+        assert_eq!(
+            authenticate(&one.cache, fresh_id(), &secret).await,
+            Err(NOT_FOUND.to_owned())
+        );
+    }
+    let after = (postgres.stats(), one.cache.stats());
+    assert_eq!(
+        after.0.queries, before.0.queries,
+        "no query for an unknown id"
+    );
+    assert_eq!(after.1.store_calls, before.1.store_calls);
+    assert_eq!(after.1.known_absent - before.1.known_absent, 1_000);
+    assert_eq!(after.0.answered_absent - before.0.answered_absent, 1_000);
+    // A service that exists is looked up as before.
+    assert_eq!(
+        authenticate(&one.cache, service, &secret).await,
+        Ok(principal(service, key, KeyType::Normal))
+    );
+    assert_eq!(postgres.stats().queries, before.0.queries + 1);
+
+    // A service created now is found as soon as a revocation would be.
+    let created = db.service(true).await;
+    let (new_key, new_secret) = db.key(created, "team", None).await;
+    let took = answers(
+        &one,
+        created,
+        &new_secret,
+        &Ok(principal(created, new_key, KeyType::Team)),
+    )
+    .await;
+    eprintln!("a new service was found in {took:?}");
+    assert!(took.is_some());
+
+    // A TRUNCATE (here simulated by its notification) makes the listener read the ids again;
+    // the directory stays right.
+    db.sql
+        .batch_execute(&format!("NOTIFY {INVALIDATION_CHANNEL}, '*'"))
+        .await
+        .unwrap();
+    let reloaded = within(Duration::from_secs(2), || async {
+        postgres.stats().directory_complete && postgres.knows_absent(fresh_id())
+    })
+    .await;
+    assert!(reloaded.is_some());
+    assert!(!postgres.knows_absent(created) && !postgres.knows_absent(service));
+}
+
+/// Without a directory (no listener), lookups of ids the store has not seen are bounded: at
+/// most `unknown_lookups` at once, so a flood of made-up ids leaves the pool to the services
+/// that exist, which skip the lane once found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_directory_unknown_lookups_are_bounded() {
+    let Some(db) = setup("without_a_directory_unknown_lookups_are_bounded").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let store = PostgresKeyStore::builder(&db.url)
+        .pool_size(4)
+        .unknown_lookups(1)
+        .build()
+        .unwrap();
+    let ok = Ok(principal(service, key, KeyType::Normal));
+    assert_eq!(authenticate(&store, service, &secret).await, ok);
+    assert_eq!(
+        store.stats().unknown_queries,
+        1,
+        "found once, through the lane"
+    );
+
+    let flood: Vec<_> = (0..64)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.service(fresh_id()).await.unwrap().is_none() })
+        })
+        .collect();
+    for _ in 0..16 {
+        assert_eq!(authenticate(&store, service, &secret).await, ok);
+    }
+    for lookup in flood {
+        assert!(lookup.await.unwrap());
+    }
+    let stats = store.stats();
+    assert_eq!(stats.unknown_peak, 1, "one unknown lookup at a time");
+    assert_eq!(stats.unknown_queries, 65);
+    assert_eq!(stats.queries, 1 + 64 + 16);
+    assert!(!stats.directory_complete);
+}
+
 /// Controls the shared server with `pg_ctl`, from NOTIFY_AUTH_PGDATA and NOTIFY_AUTH_PG_CTL.
 struct Server {
     pgdata: PathBuf,
@@ -1001,9 +1108,14 @@ async fn with_server_restart_the_listener_reconnects() {
         "the listener listened again {:?} after the restart",
         start.elapsed()
     );
-    // The cache was cleared: the next lookup goes to the database (on a new connection).
+    // The cache was not cleared: its services expire on their TTL as they were loaded, so a
+    // reconnection sends no burst of lookups to the database.
     assert_eq!(authenticate(&one.cache, service, &secret).await, ok);
-    assert_eq!(one.cache.stats().store_calls, 2);
+    assert_eq!(one.cache.stats().store_calls, 1);
+    // The directory was loaded again: unknown ids are answered from memory.
+    let queries = one.cache.inner().stats().queries;
+    assert!(one.cache.service(fresh_id()).await.unwrap().is_none());
+    assert_eq!(one.cache.inner().stats().queries, queries);
 
     // And a revocation still reaches the cache.
     let sql = connect(&db.url).await;

@@ -29,7 +29,9 @@ pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 /// - at most [`DEFAULT_MAX_SERVICES`] services;
 /// - concurrent misses for one service make one store call (single flight);
 /// - [`CachedKeyStore::invalidate`] drops one service at once (the PostgreSQL store's
-///   listener calls it when a key is revoked or created).
+///   listener calls it when a key is revoked or created);
+/// - an id the inner store knows to be absent ([`KeyStore::knows_absent`]) is answered at
+///   once, and takes no place in the cache.
 ///
 /// Cached records also keep each service's "last matched key" hint warm.
 ///
@@ -75,6 +77,7 @@ impl<S: ?Sized> fmt::Debug for CachedKeyStore<S> {
 struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
+    known_absent: AtomicU64,
     store_calls: AtomicU64,
 }
 
@@ -83,8 +86,11 @@ struct Counters {
 pub struct CacheStats {
     /// Lookups answered from the cache.
     pub hits: u64,
-    /// Lookups that were not in the cache.
+    /// Lookups that were not in the cache (and that the store did not know to be absent).
     pub misses: u64,
+    /// Lookups the store answered "no such service" from memory
+    /// ([`KeyStore::knows_absent`]): neither a store call nor a cache entry.
+    pub known_absent: u64,
     /// Calls made to the inner store (fewer than misses when concurrent misses coalesce).
     pub store_calls: u64,
 }
@@ -199,6 +205,7 @@ impl<S: ?Sized> CachedKeyStore<S> {
         CacheStats {
             hits: self.counters.hits.load(Ordering::Relaxed),
             misses: self.counters.misses.load(Ordering::Relaxed),
+            known_absent: self.counters.known_absent.load(Ordering::Relaxed),
             store_calls: self.counters.store_calls.load(Ordering::Relaxed),
         }
     }
@@ -216,6 +223,10 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(found);
         }
+        if self.inner.knows_absent(id) {
+            self.counters.known_absent.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let load = async {
             self.counters.store_calls.fetch_add(1, Ordering::Relaxed);
@@ -225,5 +236,9 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
             .try_get_with(id, load)
             .await
             .map_err(|shared: Arc<KeyStoreError>| (*shared).clone())
+    }
+
+    fn knows_absent(&self, id: Uuid) -> bool {
+        self.inner.knows_absent(id)
     }
 }

@@ -70,12 +70,25 @@ pub trait KeyStore: Send + Sync + 'static {
     /// The service with this id and all of its keys, `Ok(None)` if there is none, or an
     /// error if the store could not be read.
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError>;
+
+    /// Whether the store knows, from memory and at once, that no service has this id. A
+    /// cache in front of the store asks this before anything else, so a flood of made-up
+    /// ids neither reaches the store nor fills the cache. The default, `false`, means "ask
+    /// [`KeyStore::service`]"; a store answering `true` must answer `Ok(None)` there too.
+    fn knows_absent(&self, id: Uuid) -> bool {
+        let _ = id;
+        false
+    }
 }
 
 #[async_trait::async_trait]
 impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         (**self).service(id).await
+    }
+
+    fn knows_absent(&self, id: Uuid) -> bool {
+        (**self).knows_absent(id)
     }
 }
 

@@ -4,7 +4,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use notify_auth::NotifyAuthLayer;
-//! use notify_auth::store::{CachedKeyStore, PostgresKeyStore, spawn_invalidation_listener};
+//! use notify_auth::store::{CachedKeyStore, PostgresKeyStore};
 //!
 //! # async fn run() -> Result<(), notify_auth::KeyStoreError> {
 //! let url = "postgres://notify@db.internal/notify";
@@ -13,24 +13,29 @@
 //!     .query_timeout(Duration::from_secs(2))
 //!     .build()?;
 //! store.migrate().await?; // creates the tables and triggers if missing
-//! let cache = CachedKeyStore::new(store);
-//! // Revocations reach this process at once instead of after the cache's TTL.
-//! let listener = spawn_invalidation_listener(url, cache.clone());
+//! let cache = CachedKeyStore::new(store.clone());
+//! // Revocations and new services reach this process at once instead of after the cache's
+//! // TTL, and unknown service ids are answered from memory. The listener runs for as long as
+//! // the runtime does.
+//! store.spawn_invalidation_listener(cache.clone()).detach();
 //! let layer = NotifyAuthLayer::new(cache);
-//! # let _ = (layer, listener);
+//! # let _ = layer;
 //! # Ok(())
 //! # }
 //! ```
 
+use std::collections::HashSet;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use time::{OffsetDateTime, PrimitiveDateTime};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::config::Host;
 use tokio_postgres::types::Type;
@@ -60,6 +65,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one lookup's query may take by default.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many lookups of service ids the store has never seen may query at once, by default:
+/// a quarter of the pool (at least one), so that a flood of made-up ids leaves the rest of
+/// the pool to the services that exist.
+pub fn default_unknown_lookups(pool_size: usize) -> usize {
+    (pool_size / 4).max(1)
+}
+
 /// The key of the advisory lock the migration holds ("notify-a" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6e6f_7469_6679_2d61;
 
@@ -79,7 +91,7 @@ const VISIBILITY: time::Duration = time::Duration::days(7);
 /// [`PostgresKeyStoreBuilder::build`].
 ///
 /// [`PostgresKeyStore::migrate`] creates only the default tables. With other names, create the
-/// tables yourself, and for [`spawn_invalidation_listener`] the triggers too: after applying
+/// tables yourself, and for [`PostgresKeyStore::spawn_invalidation_listener`] the triggers too: after applying
 /// [`MIGRATION`] once (or its two functions), `CREATE TRIGGER … AFTER INSERT OR UPDATE OR
 /// DELETE ON <keys table> FOR EACH ROW EXECUTE FUNCTION notify_auth_keys_changed('<service
 /// id column>')`, and the same on the services table with its id column.
@@ -181,6 +193,13 @@ impl Schema {
         self
     }
 
+    /// Every service id, for the directory the invalidation listener keeps.
+    fn directory_sql(&self) -> Result<String, KeyStoreError> {
+        let services = table(&self.services_table)?;
+        let s_id = column(&self.service_id)?;
+        Ok(format!("SELECT {s_id} FROM {services}"))
+    }
+
     /// The lookup query: the service's active flag and its visible keys, one row per key, or
     /// one row with NULL key columns when it has none. `$1` is the service id, `$2` the UTC
     /// time seven days ago (Notify's `func.date(expiry_date) > utcnow() - 7 days`).
@@ -244,7 +263,7 @@ fn table(name: &str) -> Result<String, KeyStoreError> {
 /// [`KeyStoreError`]s, which the layer answers with a 500 (or its own timeout's 503).
 ///
 /// Put a [`CachedKeyStore`] in front of it, as Notify caches a service's keys for 2 seconds,
-/// and [`spawn_invalidation_listener`] so revocations take effect at once.
+/// and [`PostgresKeyStore::spawn_invalidation_listener`] so revocations take effect at once.
 ///
 /// The secret column holds each key's secret as clients sign with it. (Notify's own database
 /// keeps it signed with Notify's `SECRET_KEY`; this store does not read that form.) A key with
@@ -263,11 +282,85 @@ pub struct PostgresKeyStore {
 struct Inner {
     pool: Pool,
     sql: String,
+    directory_sql: String,
+    /// The connection settings, for the invalidation listener's own connection.
+    config: tokio_postgres::Config,
     schema: Schema,
     target: String,
     pool_size: usize,
     connect_timeout: Duration,
     query_timeout: Duration,
+    directory: Directory,
+    /// Permits for lookups of ids not in the directory (see [`default_unknown_lookups`]).
+    unknown_lane: Semaphore,
+    unknown_lookups: usize,
+    counters: Counters,
+}
+
+/// The service ids known to exist. Complete (so an id outside it is answered "no such
+/// service" without a query) only while the invalidation listener is connected and has
+/// loaded it; otherwise it holds the ids found so far, which skip the unknown-id lane.
+#[derive(Default)]
+struct Directory {
+    ids: RwLock<HashSet<Uuid>>,
+    complete: AtomicBool,
+}
+
+impl Directory {
+    fn contains(&self, id: Uuid) -> bool {
+        self.ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
+
+    fn insert(&self, id: Uuid) {
+        self.ids
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
+    }
+
+    fn knows_absent(&self, id: Uuid) -> bool {
+        self.complete.load(Ordering::Acquire) && !self.contains(id)
+    }
+
+    /// Replaces the ids with a complete set.
+    fn load(&self, ids: HashSet<Uuid>) {
+        *self.ids.write().unwrap_or_else(|e| e.into_inner()) = ids;
+        self.complete.store(true, Ordering::Release);
+    }
+
+    fn len(&self) -> usize {
+        self.ids.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    queries: AtomicU64,
+    unknown_queries: AtomicU64,
+    absent: AtomicU64,
+    unknown_in_flight: AtomicUsize,
+    unknown_peak: AtomicUsize,
+}
+
+/// What a [`PostgresKeyStore`] has done since it was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PostgresStats {
+    /// Lookups sent to the database.
+    pub queries: u64,
+    /// Of those, lookups of ids that were not in the directory (the bounded lane).
+    pub unknown_queries: u64,
+    /// Lookups answered "no such service" from the directory, without a query.
+    pub answered_absent: u64,
+    /// The most lookups of unknown ids in flight at once (never more than
+    /// [`PostgresKeyStoreBuilder::unknown_lookups`]).
+    pub unknown_peak: usize,
+    /// Service ids in the directory.
+    pub known_services: usize,
+    /// Whether the directory is complete (the listener is connected and has loaded it).
+    pub directory_complete: bool,
 }
 
 impl fmt::Debug for PostgresKeyStore {
@@ -278,6 +371,7 @@ impl fmt::Debug for PostgresKeyStore {
             .field("pool_size", &inner.pool_size)
             .field("connect_timeout", &inner.connect_timeout)
             .field("query_timeout", &inner.query_timeout)
+            .field("unknown_lookups", &inner.unknown_lookups)
             .field("schema", &inner.schema)
             .finish()
     }
@@ -287,6 +381,7 @@ impl fmt::Debug for PostgresKeyStore {
 pub struct PostgresKeyStoreBuilder {
     url: zeroize::Zeroizing<String>,
     pool_size: usize,
+    unknown_lookups: Option<usize>,
     connect_timeout: Duration,
     query_timeout: Duration,
     schema: Schema,
@@ -297,6 +392,7 @@ impl fmt::Debug for PostgresKeyStoreBuilder {
         f.debug_struct("PostgresKeyStoreBuilder")
             .field("url", &"<redacted>")
             .field("pool_size", &self.pool_size)
+            .field("unknown_lookups", &self.unknown_lookups)
             .field("connect_timeout", &self.connect_timeout)
             .field("query_timeout", &self.query_timeout)
             .field("schema", &self.schema)
@@ -305,6 +401,14 @@ impl fmt::Debug for PostgresKeyStoreBuilder {
 }
 
 impl PostgresKeyStoreBuilder {
+    /// How many lookups of service ids the store has not seen exist may query at once
+    /// ([`default_unknown_lookups`] of the pool size by default). Others wait their turn,
+    /// so a flood of made-up ids never takes the whole pool.
+    pub fn unknown_lookups(mut self, permits: usize) -> Self {
+        self.unknown_lookups = Some(permits);
+        self
+    }
+
     /// The number of connections kept at most ([`DEFAULT_POOL_SIZE`]).
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
@@ -339,7 +443,16 @@ impl PostgresKeyStoreBuilder {
                 "PostgreSQL: the pool size must be at least 1",
             ));
         }
+        let unknown_lookups = self
+            .unknown_lookups
+            .unwrap_or_else(|| default_unknown_lookups(self.pool_size));
+        if unknown_lookups == 0 {
+            return Err(KeyStoreError::new(
+                "PostgreSQL: unknown_lookups must be at least 1",
+            ));
+        }
         let sql = self.schema.lookup_sql()?;
+        let directory_sql = self.schema.directory_sql()?;
         let mut config = parse_url(&self.url)?;
         config.connect_timeout(self.connect_timeout);
         let statement_timeout = self.query_timeout.as_millis().clamp(1, i32::MAX as u128);
@@ -352,7 +465,7 @@ impl PostgresKeyStoreBuilder {
         config.options(options);
         let target = describe(&config);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -370,11 +483,17 @@ impl PostgresKeyStoreBuilder {
             inner: Arc::new(Inner {
                 pool,
                 sql,
+                directory_sql,
+                config,
                 schema: self.schema,
                 target,
                 pool_size: self.pool_size,
                 connect_timeout: self.connect_timeout,
                 query_timeout: self.query_timeout,
+                directory: Directory::default(),
+                unknown_lane: Semaphore::new(unknown_lookups),
+                unknown_lookups,
+                counters: Counters::default(),
             }),
         })
     }
@@ -451,6 +570,7 @@ impl PostgresKeyStore {
         PostgresKeyStoreBuilder {
             url: zeroize::Zeroizing::new(url.to_owned()),
             pool_size: DEFAULT_POOL_SIZE,
+            unknown_lookups: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             schema: Schema::default(),
@@ -462,10 +582,61 @@ impl PostgresKeyStore {
         &self.inner.schema
     }
 
+    /// Queries, directory answers and the unknown-id lane so far.
+    pub fn stats(&self) -> PostgresStats {
+        let inner = &*self.inner;
+        let c = &inner.counters;
+        PostgresStats {
+            queries: c.queries.load(Ordering::Relaxed),
+            unknown_queries: c.unknown_queries.load(Ordering::Relaxed),
+            answered_absent: c.absent.load(Ordering::Relaxed),
+            unknown_peak: c.unknown_peak.load(Ordering::Relaxed),
+            known_services: inner.directory.len(),
+            directory_complete: inner.directory.complete.load(Ordering::Acquire),
+        }
+    }
+
+    /// Starts the task that keeps `cache` (a cache in front of this store) and this store's
+    /// directory of service ids in step with the database; see [`InvalidationListener`].
+    ///
+    /// It holds one dedicated connection, with the store's settings (not one of the pool),
+    /// and runs `LISTEN` on [`INVALIDATION_CHANNEL`], whose notifications the triggers of
+    /// [`MIGRATION`] send. Once listening it loads every service id: from then on, a lookup
+    /// of an id that is not among them is answered "no such service" from memory, without a
+    /// query and without a cache entry, and each notification adds its id (a new service is
+    /// found as soon as a revocation would be) and drops the service from `cache`.
+    ///
+    /// If it cannot connect or the connection drops, it logs a warning and reconnects with
+    /// backoff (100 ms doubling to 5 s), then reloads the ids. Meanwhile the directory is not
+    /// trusted (unknown ids go to the database, at most
+    /// [`PostgresKeyStoreBuilder::unknown_lookups`] at once), and cached services expire on
+    /// the cache's TTL as they were loaded: a notification missed while disconnected is never
+    /// served for longer than the TTL, and the reconnection sends no burst of lookups. A
+    /// notification whose payload is not a service id clears the whole cache.
+    ///
+    /// The TTL stays the bound in one race: a lookup that read the database just before a
+    /// change and stores its answer just after the notification was handled keeps the old
+    /// answer until the TTL.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as [`tokio::spawn`] does.
+    pub fn spawn_invalidation_listener<S: KeyStore + ?Sized>(
+        &self,
+        cache: CachedKeyStore<S>,
+    ) -> InvalidationListener {
+        let (sender, status) = watch::channel(Status::default());
+        let task = tokio::spawn(listen(self.clone(), cache, sender));
+        InvalidationListener {
+            task: Some(task),
+            status,
+        }
+    }
+
     /// Applies [`MIGRATION`]: creates the tables, index and triggers that are missing, in one
     /// transaction under an advisory lock (so processes starting together do not collide).
     /// Safe to run at every start. Only for the default [`Schema`]: with other names, create
-    /// your tables (and, for [`spawn_invalidation_listener`], the triggers) yourself.
+    /// your tables (and, for [`PostgresKeyStore::spawn_invalidation_listener`], the triggers) yourself.
     pub async fn migrate(&self) -> Result<(), KeyStoreError> {
         if self.inner.schema != Schema::default() {
             return Err(KeyStoreError::new(
@@ -503,6 +674,7 @@ impl PostgresKeyStore {
     /// One attempt: a pooled connection, the prepared statement, the query.
     async fn query(&self, id: Uuid, since: PrimitiveDateTime) -> Result<Vec<Row>, Attempt> {
         let inner = &*self.inner;
+        inner.counters.queries.fetch_add(1, Ordering::Relaxed);
         let client = inner.pool.get().await.map_err(|e| {
             Attempt::Failed(self.error(format_args!("cannot get a connection: {}", chain(&e))))
         })?;
@@ -598,9 +770,61 @@ enum Attempt {
     Failed(KeyStoreError),
 }
 
+/// A permit of the unknown-id lane, counting the lookups in flight.
+struct UnknownLookup<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    counters: &'a Counters,
+}
+
+impl Drop for UnknownLookup<'_> {
+    fn drop(&mut self) {
+        self.counters
+            .unknown_in_flight
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl PostgresKeyStore {
+    /// Waits for a permit of the unknown-id lane.
+    async fn unknown_lookup(&self) -> Result<UnknownLookup<'_>, KeyStoreError> {
+        let inner = &*self.inner;
+        let permit = inner
+            .unknown_lane
+            .acquire()
+            .await
+            .map_err(|_| self.error(format_args!("the unknown-id lane is closed")))?;
+        let counters = &inner.counters;
+        counters.unknown_queries.fetch_add(1, Ordering::Relaxed);
+        let in_flight = counters.unknown_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        counters
+            .unknown_peak
+            .fetch_max(in_flight, Ordering::Relaxed);
+        Ok(UnknownLookup {
+            _permit: permit,
+            counters,
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl KeyStore for PostgresKeyStore {
+    fn knows_absent(&self, id: Uuid) -> bool {
+        let absent = self.inner.directory.knows_absent(id);
+        if absent {
+            self.inner.counters.absent.fetch_add(1, Ordering::Relaxed);
+        }
+        absent
+    }
+
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        if self.knows_absent(id) {
+            return Ok(None);
+        }
+        let known = self.inner.directory.contains(id);
+        let _lane = match known {
+            true => None,
+            false => Some(self.unknown_lookup().await?),
+        };
         let now = OffsetDateTime::now_utc();
         let since = now - VISIBILITY;
         let since = PrimitiveDateTime::new(since.date(), since.time());
@@ -618,6 +842,9 @@ impl KeyStore for PostgresKeyStore {
         if rows.is_empty() {
             return Ok(None);
         }
+        if !known {
+            self.inner.directory.insert(id);
+        }
         self.service_from_rows(id, &rows).map(|s| Some(Arc::new(s)))
     }
 }
@@ -633,9 +860,12 @@ struct Status {
     connections: u64,
 }
 
-/// A background task that keeps a [`CachedKeyStore`] in step with the database: see
-/// [`spawn_invalidation_listener`]. Dropping it (or [`InvalidationListener::abort`]) stops
-/// the task.
+/// The background task that keeps a [`CachedKeyStore`] and a [`PostgresKeyStore`]'s
+/// directory in step with the database: see [`PostgresKeyStore::spawn_invalidation_listener`].
+///
+/// Dropping it (or [`InvalidationListener::abort`]) stops the task; a server that listens for
+/// its whole life lets it go with [`InvalidationListener::detach`] instead.
+#[must_use = "dropping the listener stops it: keep it, or call detach() to run it for the life of the runtime"]
 pub struct InvalidationListener {
     task: Option<JoinHandle<()>>,
     status: watch::Receiver<Status>,
@@ -652,7 +882,8 @@ impl fmt::Debug for InvalidationListener {
 }
 
 impl InvalidationListener {
-    /// Whether the listener is connected and listening now.
+    /// Whether the listener is connected, listening, and has loaded the directory of service
+    /// ids.
     pub fn is_listening(&self) -> bool {
         self.status.borrow().listening
     }
@@ -664,7 +895,7 @@ impl InvalidationListener {
     }
 
     /// Waits until the listener is listening, for at most `timeout`. False if it is not by
-    /// then, or if it has stopped (an invalid URL, or [`InvalidationListener::abort`]).
+    /// then, or if it has stopped ([`InvalidationListener::abort`]).
     pub async fn wait_until_listening(&self, timeout: Duration) -> bool {
         self.wait_for_connections(1, timeout).await
     }
@@ -677,11 +908,19 @@ impl InvalidationListener {
         matches!(tokio::time::timeout(timeout, ready).await, Ok(Ok(_)))
     }
 
-    /// Stops the task. The cache keeps working on its TTL alone.
+    /// Stops the task. The cache keeps working on its TTL alone, and the store no longer
+    /// trusts its directory.
     pub fn abort(&self) {
         if let Some(task) = &self.task {
             task.abort();
         }
+    }
+
+    /// Lets the task run for as long as the Tokio runtime does, without this handle: the
+    /// way to keep it for the life of a server.
+    pub fn detach(mut self) {
+        // Dropping a JoinHandle detaches its task; `Drop` below then has nothing to abort.
+        self.task.take();
     }
 }
 
@@ -691,63 +930,28 @@ impl Drop for InvalidationListener {
     }
 }
 
-/// Listens on [`INVALIDATION_CHANNEL`] at `url` and drops each service named there from
-/// `cache`, so a key revoked or created in the database takes effect in this process at once
-/// rather than after the cache's TTL. The triggers of [`MIGRATION`] send the notifications.
-///
-/// The task holds one dedicated connection (not one of a store's pool). If it cannot connect
-/// or the connection drops, it clears the whole cache, logs a warning and reconnects with
-/// backoff (100 ms doubling to 5 s), clearing the cache again once it listens (notifications
-/// sent meanwhile are lost). Meanwhile the cache works on its TTL alone, so nothing stale is
-/// served for longer than the TTL. A notification whose payload is not a service id clears
-/// the whole cache.
-///
-/// The TTL stays the bound in one race: a lookup that read the database just before a change
-/// and stores its answer just after the notification was handled keeps the old answer until
-/// the TTL.
-///
-/// An invalid `url` is logged as an error and the listener stops at once
-/// ([`InvalidationListener::wait_until_listening`] answers false).
-///
-/// # Panics
-///
-/// Outside a Tokio runtime, as [`tokio::spawn`] does.
-pub fn spawn_invalidation_listener<S: KeyStore + ?Sized>(
-    url: &str,
-    cache: CachedKeyStore<S>,
-) -> InvalidationListener {
-    let (sender, status) = watch::channel(Status::default());
-    let task = match parse_url(url) {
-        Ok(config) => Some(tokio::spawn(listen(config, cache, sender))),
-        Err(e) => {
-            tracing::error!("notify-auth invalidation listener not started: {e}");
-            None
-        }
-    };
-    InvalidationListener { task, status }
-}
-
 async fn listen<S: KeyStore + ?Sized>(
-    config: tokio_postgres::Config,
+    store: PostgresKeyStore,
     cache: CachedKeyStore<S>,
     status: watch::Sender<Status>,
 ) {
-    let target = describe(&config);
+    let target = &store.inner.target;
+    let directory = &store.inner.directory;
     let mut backoff = MIN_BACKOFF;
     loop {
-        let e = listen_once(&config, &cache, &status, &mut backoff).await;
+        let e = listen_once(&store, &cache, &status, &mut backoff).await;
         let was_listening = status.borrow().listening;
         status.send_modify(|s| s.listening = false);
-        cache.invalidate_all();
+        directory.complete.store(false, Ordering::Release);
         if was_listening {
             tracing::warn!(
                 "notify-auth invalidation listener lost its connection to {target} ({e}); \
-                 cache cleared, reconnecting in {backoff:?}"
+                 reconnecting in {backoff:?} (cached services expire on the cache's TTL)"
             );
         } else {
             tracing::warn!(
                 "notify-auth invalidation listener cannot listen at {target} ({e}); \
-                 cache cleared, retrying in {backoff:?}"
+                 retrying in {backoff:?}"
             );
         }
         tokio::time::sleep(backoff).await;
@@ -755,44 +959,79 @@ async fn listen<S: KeyStore + ?Sized>(
     }
 }
 
-/// Connects, listens and handles notifications until the connection fails; returns why.
+type RowsFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
+
+/// Connects, listens, loads the directory and handles notifications until the connection
+/// fails; returns why.
 async fn listen_once<S: KeyStore + ?Sized>(
-    config: &tokio_postgres::Config,
+    store: &PostgresKeyStore,
     cache: &CachedKeyStore<S>,
     status: &watch::Sender<Status>,
     backoff: &mut Duration,
 ) -> String {
-    let (client, mut connection) = match config.connect(NoTls).await {
+    let inner = &*store.inner;
+    let (client, mut connection) = match inner.config.connect(NoTls).await {
         Ok(pair) => pair,
         Err(e) => return chain(&e),
     };
+    // LISTEN first, then read the ids: a service created in between is in both.
     let command = format!("LISTEN {INVALIDATION_CHANNEL}");
-    let listen = client.batch_execute(&command);
-    tokio::pin!(listen);
-    let mut listening = false;
+    let load_directory = || -> RowsFuture<'_> { Box::pin(client.query(&inner.directory_sql, &[])) };
+    let mut loading: Option<RowsFuture<'_>> = Some(Box::pin(async {
+        client.batch_execute(&command).await?;
+        client.query(&inner.directory_sql, &[]).await
+    }));
+    // Ids notified while the directory loads: the load's snapshot may predate them.
+    let mut noted = HashSet::new();
     loop {
         tokio::select! {
-            result = &mut listen, if !listening => {
-                if let Err(e) = result {
-                    return chain(&e);
+            rows = async {
+                match loading.as_mut() {
+                    Some(load) => load.await,
+                    None => std::future::pending().await,
                 }
-                listening = true;
-                *backoff = MIN_BACKOFF;
-                // Whatever was cached before now may have missed a notification.
-                cache.invalidate_all();
-                status.send_modify(|s| {
-                    s.listening = true;
-                    s.connections += 1;
-                });
-                tracing::info!(
-                    "notify-auth invalidation listener listening on {INVALIDATION_CHANNEL} at {}",
-                    describe(config)
-                );
+            }, if loading.is_some() => {
+                loading = None;
+                let rows = match rows {
+                    Ok(rows) => rows,
+                    Err(e) => return chain(&e),
+                };
+                let mut ids: HashSet<Uuid> = rows.iter().filter_map(|row| row.try_get(0).ok()).collect();
+                ids.extend(noted.drain());
+                let count = ids.len();
+                inner.directory.load(ids);
+                if !status.borrow().listening {
+                    *backoff = MIN_BACKOFF;
+                    status.send_modify(|s| {
+                        s.listening = true;
+                        s.connections += 1;
+                    });
+                    tracing::info!(
+                        "notify-auth invalidation listener listening on {INVALIDATION_CHANNEL} \
+                         at {}, {count} services known",
+                        inner.target
+                    );
+                }
             }
             message = poll_fn(|cx| connection.poll_message(cx)) => match message {
                 Some(Ok(AsyncMessage::Notification(n))) => {
-                    if n.channel() == INVALIDATION_CHANNEL {
-                        invalidate(cache, n.payload()).await;
+                    if n.channel() != INVALIDATION_CHANNEL {
+                        continue;
+                    }
+                    match invalidate(cache, n.payload()).await {
+                        Changed::Service(id) => {
+                            inner.directory.insert(id);
+                            if loading.is_some() {
+                                noted.insert(id);
+                            }
+                        }
+                        Changed::Everything => {
+                            // A TRUNCATE, or a payload that names nothing: read the ids again.
+                            inner.directory.complete.store(false, Ordering::Release);
+                            noted.clear();
+                            loading = Some(load_directory());
+                        }
                     }
                 }
                 Some(Ok(_)) => {}
@@ -803,18 +1042,25 @@ async fn listen_once<S: KeyStore + ?Sized>(
     }
 }
 
-async fn invalidate<S: KeyStore + ?Sized>(cache: &CachedKeyStore<S>, payload: &str) {
+/// What a notification said changed.
+enum Changed {
+    Service(Uuid),
+    Everything,
+}
+
+async fn invalidate<S: KeyStore + ?Sized>(cache: &CachedKeyStore<S>, payload: &str) -> Changed {
     let payload = payload.trim();
     if let Ok(id) = Uuid::parse_str(payload) {
         cache.invalidate(id).await;
-    } else if payload == "*" {
-        cache.invalidate_all();
-    } else {
+        return Changed::Service(id);
+    }
+    if payload != "*" {
         tracing::warn!(
             "notify-auth invalidation listener: a notification on {INVALIDATION_CHANNEL} \
              is not a service id ({} bytes); cache cleared",
             payload.len()
         );
-        cache.invalidate_all();
     }
+    cache.invalidate_all();
+    Changed::Everything
 }
