@@ -22,7 +22,9 @@
 //! `--no-auth` serves the same routes without authentication (handlers answer a fixed body of
 //! the same shape): the baseline of the load test, never for real use.
 //!
-//! Logs go to stderr (`RUST_LOG` filters them, default `info`).
+//! Logs go to stderr through a non-blocking writer (`RUST_LOG` filters them, default `info`;
+//! `RUST_LOG=info,notify_auth::rejected=warn` keeps the success lines and drops the lines of
+//! rejected requests, which a flood of bad tokens multiplies).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -190,11 +192,18 @@ async fn internal_whoami(caller: InternalCaller) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Lines are formatted on the request's task and written by a thread of their own, as
+    // production servers do, so a slow stderr never holds a worker. Not lossy: under a flood
+    // that outruns the writer, requests wait rather than lose Notify's lines (filter the
+    // rejections instead: `RUST_LOG=info,notify_auth::rejected=warn`).
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     let args = match parse_args() {
         Ok(args) => args,

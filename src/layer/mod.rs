@@ -77,6 +77,16 @@ fn authorization(headers: &HeaderMap) -> Authorization<'_> {
     )
 }
 
+/// The `tracing` target of the success lines (Notify's "API authorised for service …", at
+/// info).
+pub const AUTHORISED_TARGET: &str = "notify_auth::authorised";
+
+/// The `tracing` target of the lines that say why a request was rejected (at info; key store
+/// failures are errors under the layer's own module). Under a flood of rejected tokens each
+/// costs a line: `RUST_LOG=info,notify_auth::rejected=warn` keeps Notify's success lines and
+/// drops these.
+pub const REJECTED_TARGET: &str = "notify_auth::rejected";
+
 /// How long the public layer waits for the key store by default.
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -236,7 +246,7 @@ where
 /// Notify's success line.
 fn log_public_success<B>(p: &Principal, request: &Request<B>) {
     // Nothing to prepare when nobody listens (the load test's servers log at warn).
-    if !tracing::enabled!(tracing::Level::INFO) {
+    if !tracing::enabled!(target: AUTHORISED_TARGET, tracing::Level::INFO) {
         return;
     }
     let user_agent = request
@@ -246,6 +256,7 @@ fn log_public_success<B>(p: &Principal, request: &Request<B>) {
     let user_agent = user_agent.as_deref().unwrap_or("");
     let path = request.uri().path();
     tracing::info!(
+        target: AUTHORISED_TARGET,
         service_id = %p.service_id,
         api_key_id = %p.api_key_id,
         key_type = %p.key_type,
@@ -339,6 +350,7 @@ impl<B: Send + 'static> Scheme<B> for Internal {
 
     fn log_success(&self, caller: &InternalCaller, request: &Request<B>) {
         tracing::info!(
+            target: AUTHORISED_TARGET,
             client_id = caller.client_id(),
             path = request.uri().path(),
             "internal client authorised"
@@ -578,6 +590,7 @@ where
 fn log_rejection(rejection: &Rejection) {
     match rejection {
         Rejection::Auth(e) => tracing::info!(
+            target: REJECTED_TARGET,
             status = e.status(),
             kind = ?e.kind(),
             service_id = e.service_id().map(tracing::field::display),
@@ -593,9 +606,11 @@ fn log_rejection(rejection: &Rejection) {
             "API request failed: the key store did not answer in time"
         ),
         Rejection::PayloadTooLarge(limit) => {
-            tracing::info!(limit, "API request rejected: body over the size limit")
+            tracing::info!(target: REJECTED_TARGET, limit, "API request rejected: body over the size limit")
         }
-        Rejection::UnreadableBody => tracing::info!("API request rejected: unreadable body"),
+        Rejection::UnreadableBody => {
+            tracing::info!(target: REJECTED_TARGET, "API request rejected: unreadable body")
+        }
     }
 }
 
