@@ -251,6 +251,7 @@ impl<'a> PublicToken<'a> {
         let hint = service.last_match().filter(|&i| i < keys.len());
         Ok(KeyLoop {
             jwt: &self.jwt,
+            service_id,
             service,
             now,
             too_long,
@@ -265,13 +266,23 @@ impl<'a> PublicToken<'a> {
 }
 
 /// The key loop of one public token (contract §3), made by [`PublicToken::key_loop`].
-#[derive(Debug)]
 pub struct KeyLoop<'t, 's> {
     jwt: &'t Jwt<'t>,
+    service_id: Uuid,
     service: &'s Service,
     now: i64,
     too_long: bool,
     order: KeyOrder,
+}
+
+impl std::fmt::Debug for KeyLoop<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyLoop")
+            .field("service_id", &self.service_id)
+            .field("too_long", &self.too_long)
+            .field("order", &self.order)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'s> KeyLoop<'_, 's> {
@@ -279,8 +290,7 @@ impl<'s> KeyLoop<'_, 's> {
     /// (at least one HMAC, each costing [`hmac_cost`] of the token's signed part): `None`
     /// then, and the next call goes on where this one stopped.
     pub fn run(&mut self, budget: usize) -> Option<Result<Authorized<'s>, AuthError>> {
-        let service = self.service;
-        let service_id = service.id();
+        let (service, service_id) = (self.service, self.service_id);
         let keys = service.api_keys();
         let now = self.now;
         let mut candidates = (&mut self.order)
