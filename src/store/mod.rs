@@ -45,6 +45,8 @@ mod cache;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod secret_format;
 
 use std::sync::Arc;
 
@@ -60,6 +62,8 @@ pub use self::cache::{
 pub use self::memory::{LoadError, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "postgres")]
 pub use self::postgres::*;
+#[cfg(feature = "postgres")]
+pub use self::secret_format::{SecretFormat, SecretFormatError};
 
 /// A source of services and their API keys.
 ///
