@@ -22,7 +22,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use notify_auth::layer::KEY_STORE_ERROR_BODY;
 use notify_auth::store::{
-    CachedKeyStore, INVALIDATION_CHANNEL, InvalidationListener, MIGRATION, PostgresKeyStore, Schema,
+    CachedKeyStore, INVALIDATION_CHANNEL, InvalidationListener, MIGRATION, PostgresKeyStore,
+    Schema, SecretFormat,
 };
 use notify_auth::{
     ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, Service,
@@ -630,12 +631,25 @@ async fn other_table_and_column_names() {
         Ok(principal(service, key, KeyType::Test))
     );
 
-    // An unknown key type is a store error naming the key, never its secret.
+    // A key of an unknown type is left out; the service's other key keeps working.
     let (bad_key, bad_secret) = (fresh_id(), "do-not-log-this-secret");
     db.sql
         .execute(
             &format!("INSERT INTO {schema_name}.keys VALUES ($1, $2, $3, 'live', NULL)"),
             &[&bad_key, &service, &bad_secret],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        authenticate(&store, service, &secret).await,
+        Ok(principal(service, key, KeyType::Test))
+    );
+    assert_eq!(store.stats().skipped_keys, 1);
+    // With no key left, the lookup fails, naming the key and the problem, never the secret.
+    db.sql
+        .execute(
+            &format!("DELETE FROM {schema_name}.keys WHERE kid = $1"),
+            &[&key],
         )
         .await
         .unwrap();
@@ -646,6 +660,78 @@ async fn other_table_and_column_names() {
 
     // migrate() only knows the default names.
     assert!(store.migrate().await.is_err());
+}
+
+/// Secrets as Notify's forks store them: itsdangerous-signed with a rotated key list (UK
+/// Notify, GC Notify) and Fernet-encrypted (Notify.gov). A row that does not verify is left
+/// out; the service's other keys keep working. (`tests/secret_formats.rs` checks the formats
+/// against the Python libraries themselves.)
+#[tokio::test]
+async fn secrets_signed_or_encrypted_as_the_forks_store_them() {
+    let Some(db) = setup("secrets_signed_or_encrypted_as_the_forks_store_them").await else {
+        return;
+    };
+    let salt = "a-dangerous-salt-of-16+-bytes";
+    let signed = SecretFormat::itsdangerous(["old-secret-key", "new-secret-key"], salt).unwrap();
+    let signed_by_old = SecretFormat::itsdangerous(["old-secret-key"], salt).unwrap();
+    let encrypted = SecretFormat::fernet("notify-gov-secret-key", salt).unwrap();
+    for (format, older) in [(&signed, Some(&signed_by_old)), (&encrypted, None)] {
+        let service = db.service(true).await;
+        let row = |stored: String| {
+            let (id, secret) = (fresh_id(), fresh_secret());
+            let stored = if stored.is_empty() {
+                format.encode(&secret)
+            } else {
+                stored
+            };
+            (id, secret, stored)
+        };
+        let current = row(String::new());
+        let rotated = older.map(|older| {
+            let secret = fresh_secret();
+            (fresh_id(), secret.clone(), older.encode(&secret))
+        });
+        let mut tampered = row(String::new());
+        tampered.2.pop();
+        tampered.2.push('x');
+        for (id, _, stored) in [Some(&current), rotated.as_ref(), Some(&tampered)]
+            .into_iter()
+            .flatten()
+        {
+            db.sql
+                .execute(
+                    "INSERT INTO api_keys (id, name, service_id, secret, key_type) \
+                     VALUES ($1, 'key', $2, $3, 'normal')",
+                    &[id, &service, stored],
+                )
+                .await
+                .unwrap();
+        }
+        let decoding = PostgresKeyStore::builder(&db.url)
+            .secret_format(format.clone())
+            .build()
+            .unwrap();
+        let ok = |key| Ok(principal(service, key, KeyType::Normal));
+        assert_eq!(
+            authenticate(&decoding, service, &current.1).await,
+            ok(current.0),
+            "{}",
+            format.name()
+        );
+        if let Some((key, secret, _)) = &rotated {
+            assert_eq!(authenticate(&decoding, service, secret).await, ok(*key));
+        }
+        assert_eq!(
+            authenticate(&decoding, service, &tampered.1).await,
+            Err(KEY_NOT_FOUND.to_owned())
+        );
+        assert!(decoding.stats().skipped_keys >= 1);
+        // Read as plain text, the stored value is no secret any client signs with.
+        assert_eq!(
+            authenticate(&store(&db.url), service, &current.1).await,
+            Err(KEY_NOT_FOUND.to_owned())
+        );
+    }
 }
 
 #[tokio::test]
@@ -839,11 +925,13 @@ async fn a_revocation_reaches_another_instance_at_once() {
             .is_some()
     );
 
-    // A key moved to another service invalidates both.
+    // A key moved to another service invalidates both. (The new service is known once its
+    // notification arrives, as fast as a revocation.)
     let other = db.service(true).await;
-    assert_eq!(
-        authenticate(&two.cache, other, &new_secret).await,
-        Err(NO_KEYS.to_owned())
+    assert!(
+        answers(&two, other, &new_secret, &Err(NO_KEYS.to_owned()))
+            .await
+            .is_some()
     );
     db.sql
         .execute(

@@ -43,8 +43,9 @@ use tokio_postgres::{AsyncMessage, NoTls, Row};
 use uuid::Uuid;
 
 use super::cache::CachedKeyStore;
+use super::secret_format::SecretFormat;
 use super::{KeyStore, KeyStoreError};
-use crate::model::{ApiKey, KeyType, Secret, Service};
+use crate::model::{ApiKey, KeyType, Service};
 
 /// The migration creating Notify's `services` and `api_keys` tables (the columns
 /// authentication reads), an index, and the triggers that announce changes on
@@ -265,10 +266,11 @@ fn table(name: &str) -> Result<String, KeyStoreError> {
 /// Put a [`CachedKeyStore`] in front of it, as Notify caches a service's keys for 2 seconds,
 /// and [`PostgresKeyStore::spawn_invalidation_listener`] so revocations take effect at once.
 ///
-/// The secret column holds each key's secret as clients sign with it. (Notify's own database
-/// keeps it signed with Notify's `SECRET_KEY`; this store does not read that form.) A key with
-/// an unknown key type or an empty secret makes the lookup fail with an error naming the key,
-/// never its secret.
+/// The secret column holds each key's secret in the store's [`SecretFormat`]: as clients sign
+/// with it (the default), or as Notify's forks keep it (itsdangerous-signed, Fernet-encrypted;
+/// see [`PostgresKeyStoreBuilder::secret_format`]). A key row that cannot be read (a secret
+/// that does not decode, an unknown key type) is left out of the service and logged at error
+/// with the key's id and the problem, never a value; the service's other keys keep working.
 ///
 /// A lookup that finds a connection of the pool closed (the server restarted) retries once on
 /// a new connection.
@@ -294,6 +296,7 @@ struct Inner {
     /// Permits for lookups of ids not in the directory (see [`default_unknown_lookups`]).
     unknown_lane: Semaphore,
     unknown_lookups: usize,
+    secret_format: SecretFormat,
     counters: Counters,
 }
 
@@ -343,6 +346,7 @@ struct Counters {
     absent: AtomicU64,
     unknown_in_flight: AtomicUsize,
     unknown_peak: AtomicUsize,
+    skipped_keys: AtomicU64,
 }
 
 /// What a [`PostgresKeyStore`] has done since it was made.
@@ -361,6 +365,8 @@ pub struct PostgresStats {
     pub known_services: usize,
     /// Whether the directory is complete (the listener is connected and has loaded it).
     pub directory_complete: bool,
+    /// Key rows left out of lookups because they could not be read (logged at error).
+    pub skipped_keys: u64,
 }
 
 impl fmt::Debug for PostgresKeyStore {
@@ -372,6 +378,7 @@ impl fmt::Debug for PostgresKeyStore {
             .field("connect_timeout", &inner.connect_timeout)
             .field("query_timeout", &inner.query_timeout)
             .field("unknown_lookups", &inner.unknown_lookups)
+            .field("secret_format", &inner.secret_format)
             .field("schema", &inner.schema)
             .finish()
     }
@@ -382,6 +389,7 @@ pub struct PostgresKeyStoreBuilder {
     url: zeroize::Zeroizing<String>,
     pool_size: usize,
     unknown_lookups: Option<usize>,
+    secret_format: SecretFormat,
     connect_timeout: Duration,
     query_timeout: Duration,
     schema: Schema,
@@ -393,6 +401,7 @@ impl fmt::Debug for PostgresKeyStoreBuilder {
             .field("url", &"<redacted>")
             .field("pool_size", &self.pool_size)
             .field("unknown_lookups", &self.unknown_lookups)
+            .field("secret_format", &self.secret_format)
             .field("connect_timeout", &self.connect_timeout)
             .field("query_timeout", &self.query_timeout)
             .field("schema", &self.schema)
@@ -401,6 +410,25 @@ impl fmt::Debug for PostgresKeyStoreBuilder {
 }
 
 impl PostgresKeyStoreBuilder {
+    /// How the secret column holds each key's secret ([`SecretFormat::plain`] by default):
+    /// itsdangerous-signed as GOV.UK Notify and GC Notify store it, or Fernet-encrypted as
+    /// Notify.gov does. Keys are derived here, once; each row is decoded once per lookup.
+    ///
+    /// ```
+    /// use notify_auth::store::{PostgresKeyStore, SecretFormat};
+    ///
+    /// let format = SecretFormat::itsdangerous(["old-secret-key", "new-secret-key"], "dangerous-salt")?;
+    /// let store = PostgresKeyStore::builder("postgres://notify@db.internal/notify")
+    ///     .secret_format(format)
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn secret_format(mut self, format: SecretFormat) -> Self {
+        self.secret_format = format;
+        self
+    }
+
     /// How many lookups of service ids the store has not seen exist may query at once
     /// ([`default_unknown_lookups`] of the pool size by default). Others wait their turn,
     /// so a flood of made-up ids never takes the whole pool.
@@ -493,6 +521,7 @@ impl PostgresKeyStoreBuilder {
                 directory: Directory::default(),
                 unknown_lane: Semaphore::new(unknown_lookups),
                 unknown_lookups,
+                secret_format: self.secret_format,
                 counters: Counters::default(),
             }),
         })
@@ -571,6 +600,7 @@ impl PostgresKeyStore {
             url: zeroize::Zeroizing::new(url.to_owned()),
             pool_size: DEFAULT_POOL_SIZE,
             unknown_lookups: None,
+            secret_format: SecretFormat::plain(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             schema: Schema::default(),
@@ -593,6 +623,7 @@ impl PostgresKeyStore {
             unknown_peak: c.unknown_peak.load(Ordering::Relaxed),
             known_services: inner.directory.len(),
             directory_complete: inner.directory.complete.load(Ordering::Acquire),
+            skipped_keys: c.skipped_keys.load(Ordering::Relaxed),
         }
     }
 
@@ -703,6 +734,11 @@ impl PostgresKeyStore {
         KeyStoreError::new(format!("PostgreSQL at {}: {what}", self.inner.target))
     }
 
+    /// The service and its keys from the lookup's rows. A key row that cannot be read (its
+    /// secret does not decode or verify in the store's [`SecretFormat`], its key type is
+    /// unknown…) is left out and logged at error, naming the key and the problem, never a
+    /// value: the service's other keys keep working. If every key row is unreadable, the
+    /// lookup fails with those problems.
     fn service_from_rows(&self, id: Uuid, rows: &[Row]) -> Result<Service, KeyStoreError> {
         let s = &self.inner.schema;
         let Some(first) = rows.first() else {
@@ -716,6 +752,7 @@ impl PostgresKeyStore {
             ))
         })?;
         let mut service = Service::new(id, active);
+        let mut problems = Vec::new();
         for row in rows {
             let key_id: Option<Uuid> = row.try_get(1).map_err(|e| {
                 self.error(format_args!(
@@ -725,40 +762,63 @@ impl PostgresKeyStore {
                 ))
             })?;
             let Some(key_id) = key_id else { continue };
-            // Names the key and the column, never a value (a secret's least of all).
-            let column_error = |column: &str, problem: String| {
-                self.error(format_args!("API key {key_id}: column {column}: {problem}"))
-            };
-            let secret: Option<String> = row
-                .try_get(2)
-                .map_err(|e| column_error(&s.key_secret, chain(&e)))?;
-            let secret = match secret {
-                Some(secret) if !secret.is_empty() => Secret::new(secret),
-                _ => {
-                    return Err(column_error(
-                        &s.key_secret,
-                        "the secret is NULL or empty".into(),
-                    ));
+            match self.key_from_row(key_id, row) {
+                Ok(key) => service = service.with_key(key),
+                Err(problem) => {
+                    self.inner
+                        .counters
+                        .skipped_keys
+                        .fetch_add(1, Ordering::Relaxed);
+                    let error = self.error(format_args!("service {id}: {problem}"));
+                    tracing::error!("{error}; the key is left out");
+                    problems.push(problem);
                 }
-            };
-            let key_type: Option<String> = row
-                .try_get(3)
-                .map_err(|e| column_error(&s.key_type, chain(&e)))?;
-            let key_type = key_type
-                .as_deref()
-                .unwrap_or("NULL")
-                .parse::<KeyType>()
-                .map_err(|e| column_error(&s.key_type, e.to_string()))?;
-            let expiry: Option<PrimitiveDateTime> = row
-                .try_get(4)
-                .map_err(|e| column_error(&s.key_expiry_date, chain(&e)))?;
-            let mut key = ApiKey::new(key_id, secret, key_type);
-            if let Some(expiry) = expiry {
-                key = key.revoked_at(expiry.assume_utc());
             }
-            service = service.with_key(key);
+        }
+        if service.api_keys().is_empty() && !problems.is_empty() {
+            return Err(self.error(format_args!(
+                "service {id}: no key could be read: {}",
+                problems.join("; ")
+            )));
         }
         Ok(service)
+    }
+
+    /// One key from its row; the problem, naming the key and the column, if it cannot be read.
+    fn key_from_row(&self, key_id: Uuid, row: &Row) -> Result<ApiKey, String> {
+        let s = &self.inner.schema;
+        // Names the key and the column, never a value (a secret's least of all).
+        let problem = |column: &str, what: &dyn fmt::Display| {
+            format!("API key {key_id}: column {column}: {what}")
+        };
+        let stored: Option<zeroize::Zeroizing<String>> = row
+            .try_get::<_, Option<String>>(2)
+            .map(|v| v.map(zeroize::Zeroizing::new))
+            .map_err(|e| problem(&s.key_secret, &chain(&e)))?;
+        let secret = match stored.as_deref() {
+            Some(stored) if !stored.is_empty() => self
+                .inner
+                .secret_format
+                .decode(stored)
+                .map_err(|e| problem(&s.key_secret, &e))?,
+            _ => return Err(problem(&s.key_secret, &"the secret is NULL or empty")),
+        };
+        let key_type: Option<String> = row
+            .try_get(3)
+            .map_err(|e| problem(&s.key_type, &chain(&e)))?;
+        let key_type = key_type
+            .as_deref()
+            .unwrap_or("NULL")
+            .parse::<KeyType>()
+            .map_err(|e| problem(&s.key_type, &e))?;
+        let expiry: Option<PrimitiveDateTime> = row
+            .try_get(4)
+            .map_err(|e| problem(&s.key_expiry_date, &chain(&e)))?;
+        let mut key = ApiKey::new(key_id, secret, key_type);
+        if let Some(expiry) = expiry {
+            key = key.revoked_at(expiry.assume_utc());
+        }
+        Ok(key)
     }
 }
 
