@@ -6,7 +6,9 @@
 //!     --database-url postgres://postgres@127.0.0.1:5432/notify_auth --keys examples/keys.json
 //! ```
 //!
-//! The URL may come from `DATABASE_URL` instead. The example applies the migration
+//! `--secret-format itsdangerous|fernet` writes each secret as GOV.UK Notify / GC Notify or
+//! Notify.gov store it (keyed by `SECRET_KEY` and `DANGEROUS_SALT` from the environment), for
+//! the demo server's `--secret-format`. The URL may come from `DATABASE_URL` instead. The example applies the migration
 //! (`migrations/0001_notify_auth.sql`: the tables, the index and the notification triggers)
 //! if needed, then inserts or updates every service and API key of the file in one
 //! transaction (`INSERT … ON CONFLICT (id) DO UPDATE`), and prints the counts. Rows that are
@@ -23,26 +25,31 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use notify_auth::MemoryStore;
-use notify_auth::store::PostgresKeyStore;
+use notify_auth::store::{PostgresKeyStore, SecretFormat};
 use serde::Deserialize;
 use time::PrimitiveDateTime;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-const USAGE: &str = "usage: load_keys --database-url URL --keys FILE
+const USAGE: &str = "usage: load_keys --database-url URL --keys FILE [--secret-format FORMAT]
 
-  --database-url URL   postgres://user:password@host:port/database (default: $DATABASE_URL)
-  --keys FILE          a JSON key file, as the demo server's --keys reads";
+  --database-url URL      postgres://user:password@host:port/database (default: $DATABASE_URL)
+  --keys FILE             a JSON key file, as the demo server's --keys reads
+  --secret-format FORMAT  plain (default), itsdangerous or fernet: how the secret column holds
+                          each secret; the last two are keyed by $SECRET_KEY and
+                          $DANGEROUS_SALT, as the demo server's --secret-format";
 
 struct Args {
     database_url: String,
     keys: PathBuf,
+    secret_format: SecretFormat,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut database_url = None;
     let mut keys = None;
+    let mut secret_format = "plain".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -58,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
         match name.as_str() {
             "--database-url" => database_url = Some(value("--database-url")?),
             "--keys" => keys = Some(PathBuf::from(value("--keys")?)),
+            "--secret-format" => secret_format = value("--secret-format")?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -66,7 +74,16 @@ fn parse_args() -> Result<Args, String> {
         .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
         .ok_or("give --database-url URL (or set DATABASE_URL)")?;
     let keys = keys.ok_or("give --keys FILE")?;
-    Ok(Args { database_url, keys })
+    let setting = |name| Zeroizing::new(std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let (secret_key, salt) = (setting("SECRET_KEY"), setting("DANGEROUS_SALT"));
+    let secret_format =
+        SecretFormat::from_settings(&secret_format, secret_key.as_deref(), salt.as_deref())
+            .map_err(|e| format!("--secret-format {secret_format}: {e}"))?;
+    Ok(Args {
+        database_url,
+        keys,
+        secret_format,
+    })
 }
 
 /// The services' ids, in the file's order: everything else comes from the MemoryStore's
@@ -191,7 +208,7 @@ async fn run(args: Args) -> Result<(), String> {
                     &[
                         &key.id(),
                         &id,
-                        &key.secret().expose(),
+                        &*Zeroizing::new(args.secret_format.encode(key.secret().expose())),
                         &key.key_type().as_str(),
                         &expiry_date,
                     ],

@@ -16,6 +16,13 @@
 //!   `notify-admin` with the key file's `internal_clients` secrets; 200
 //!   `{"client_id":"notify-admin"}`.
 //!
+//! `--secret-format plain|itsdangerous|fernet` (default `plain`) says how the database's
+//! `api_keys.secret` column holds each secret: as clients sign with it, itsdangerous-signed as
+//! GOV.UK Notify and GC Notify store it, or Fernet-encrypted as Notify.gov does. The last two
+//! read `SECRET_KEY` (for itsdangerous, several separated by commas, newest last) and
+//! `DANGEROUS_SALT` from the environment, as the forks' configurations do, and never print
+//! them. A missing or unusable setting is a one-line error and exit code 2.
+//!
 //! `--request-binding off|verify-if-present|required` (default `off`) sets the request-binding
 //! mode of the `/v2/` routes (contract §10: the `req` and `pay` claims).
 //!
@@ -47,11 +54,13 @@ struct Args {
     addr: SocketAddr,
     keys: PathBuf,
     database_url: Option<String>,
+    secret_format: String,
     binding: RequestBinding,
     no_auth: bool,
 }
 
 const USAGE: &str = "usage: server [--addr HOST:PORT] [--keys FILE] [--database-url URL] \
+     [--secret-format plain|itsdangerous|fernet] \
      [--request-binding off|verify-if-present|required] [--no-auth]";
 
 // A handful of flags do not justify a command-line parsing dependency for an example.
@@ -60,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
         addr: "127.0.0.1:6011".parse().expect("a valid default address"),
         keys: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json")),
         database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        secret_format: "plain".to_owned(),
         binding: RequestBinding::Off,
         no_auth: false,
     };
@@ -73,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--keys" => args.keys = PathBuf::from(value()?),
             "--database-url" => args.database_url = Some(value()?),
+            "--secret-format" => args.secret_format = value()?,
             "--request-binding" => {
                 let v = value()?;
                 args.binding = v.parse().map_err(|e| format!("--request-binding: {e}"))?;
@@ -98,12 +109,22 @@ fn file_keys(store: MemoryStore) -> Keys {
     }
 }
 
-/// Keys from PostgreSQL, cached, with revocations pushed by LISTEN/NOTIFY.
+/// Keys from PostgreSQL, cached, with revocations pushed by LISTEN/NOTIFY. The secret column
+/// is read in `secret_format`, keyed as the forks' configurations are: `SECRET_KEY` (several
+/// separated by commas, newest last) and `DANGEROUS_SALT` from the environment.
 #[cfg(feature = "postgres")]
-fn database_keys(url: &str) -> Result<Keys, String> {
-    use notify_auth::store::{CachedKeyStore, PostgresKeyStore};
+fn database_keys(url: &str, secret_format: &str) -> Result<Keys, String> {
+    use notify_auth::store::{CachedKeyStore, PostgresKeyStore, SecretFormat};
 
+    let setting = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (secret_key, salt) = (
+        zeroize::Zeroizing::new(setting("SECRET_KEY")),
+        zeroize::Zeroizing::new(setting("DANGEROUS_SALT")),
+    );
+    let format = SecretFormat::from_settings(secret_format, secret_key.as_deref(), salt.as_deref())
+        .map_err(|e| format!("--secret-format {secret_format}: {e}"))?;
     let postgres = PostgresKeyStore::builder(url)
+        .secret_format(format)
         .build()
         .map_err(|e| format!("--database-url: {e}"))?;
     let cache = CachedKeyStore::new(postgres.clone());
@@ -136,7 +157,7 @@ fn database_keys(url: &str) -> Result<Keys, String> {
 }
 
 #[cfg(not(feature = "postgres"))]
-fn database_keys(_: &str) -> Result<Keys, String> {
+fn database_keys(_: &str, _: &str) -> Result<Keys, String> {
     Err("--database-url needs the postgres feature: cargo run --example server --features postgres -- …".to_owned())
 }
 
@@ -226,8 +247,15 @@ async fn main() -> ExitCode {
         InternalClient::new(ADMIN_CLIENT_ID, [])
     });
     let keys = match &args.database_url {
+        None if args.secret_format != "plain" => {
+            eprintln!(
+                "error: --secret-format {} needs --database-url",
+                args.secret_format
+            );
+            return ExitCode::from(2);
+        }
         None => file_keys(file),
-        Some(url) => match database_keys(url) {
+        Some(url) => match database_keys(url, &args.secret_format) {
             Ok(keys) => keys,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -202,6 +202,73 @@ fn demo_server_refuses_a_bad_key_file_with_a_clear_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A missing or unusable setting for the database's secret format is a one-line error naming
+/// it, exit code 2, and never prints a setting's value.
+#[cfg(feature = "postgres")]
+#[test]
+fn demo_server_refuses_unusable_secret_format_settings() {
+    let url = "postgres://u@127.0.0.1:1/db";
+    /// Arguments, environment, and what stderr says.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 6] = [
+        (
+            &["--secret-format", "itsdangerous"],
+            &[("DANGEROUS_SALT", "s")],
+            "SECRET_KEY is not set",
+        ),
+        (
+            &["--secret-format", "fernet"],
+            &[("SECRET_KEY", "k")],
+            "DANGEROUS_SALT is not set",
+        ),
+        (
+            &["--secret-format", "fernet"],
+            &[
+                ("SECRET_KEY", "k-value-never-shown"),
+                ("DANGEROUS_SALT", "short-salt"),
+            ],
+            "DANGEROUS_SALT) is 10 bytes long",
+        ),
+        (
+            &["--secret-format", "itsdangerous"],
+            &[("SECRET_KEY", "old,,new"), ("DANGEROUS_SALT", "s")],
+            "SECRET_KEY) is empty",
+        ),
+        (&["--secret-format", "rot13"], &[], "unknown secret format"),
+        (
+            &["--database-url", "postgres://u@h:notaport/db"],
+            &[],
+            "--database-url",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut command = Command::new(server_binary());
+        command
+            .args(["--addr", "127.0.0.1:0", "--database-url", url])
+            .args(args)
+            .env_remove("SECRET_KEY")
+            .env_remove("DANGEROUS_SALT");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        for (_, value) in env {
+            assert!(value.len() < 3 || !stderr.contains(value), "{stderr}");
+        }
+    }
+    let output = Command::new(server_binary())
+        .args(["--addr", "127.0.0.1:0", "--secret-format", "fernet"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs --database-url"));
+}
+
 #[test]
 fn demo_server_with_request_binding_required() {
     use notify_auth::token::create_bound_token;

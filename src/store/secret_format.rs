@@ -211,6 +211,46 @@ impl SecretFormat {
         })
     }
 
+    /// The format named `name` (`plain`, `itsdangerous` or `fernet`), keyed by the two
+    /// settings the forks' configurations read from their environment: `secret_key` is
+    /// `SECRET_KEY` (for `itsdangerous`, several keys separated by commas, oldest first and
+    /// newest last, as GC Notify's list; for `fernet`, one key, commas included) and `salt` is
+    /// `DANGEROUS_SALT` (GC Notify signs API keys with the salt `api_key`). `plain` needs
+    /// neither. A missing setting is an error naming it.
+    ///
+    /// ```
+    /// use notify_auth::store::SecretFormat;
+    ///
+    /// let format = SecretFormat::from_settings("itsdangerous", Some("old,new"), Some("salt"))?;
+    /// assert_eq!(format.name(), "itsdangerous");
+    /// let missing = SecretFormat::from_settings("fernet", None, Some("a-salt-of-16-bytes"));
+    /// assert_eq!(missing.unwrap_err().to_string(), "SECRET_KEY is not set");
+    /// # Ok::<(), notify_auth::store::SecretFormatError>(())
+    /// ```
+    pub fn from_settings(
+        name: &str,
+        secret_key: Option<&str>,
+        salt: Option<&str>,
+    ) -> Result<Self, SecretFormatError> {
+        let settings = || match (secret_key, salt) {
+            (None, _) => Err(SecretFormatError::MissingSetting("SECRET_KEY")),
+            (_, None) => Err(SecretFormatError::MissingSetting("DANGEROUS_SALT")),
+            (Some(key), Some(salt)) => Ok((key, salt)),
+        };
+        match name {
+            "plain" => Ok(SecretFormat::plain()),
+            "itsdangerous" => {
+                let (keys, salt) = settings()?;
+                SecretFormat::itsdangerous(keys.split(','), salt)
+            }
+            "fernet" => {
+                let (key, salt) = settings()?;
+                SecretFormat::fernet(key, salt)
+            }
+            _ => Err(SecretFormatError::UnknownFormat),
+        }
+    }
+
     /// The format's name: `plain`, `itsdangerous` or `fernet`.
     pub fn name(&self) -> &'static str {
         match self.inner {
@@ -286,11 +326,22 @@ pub enum SecretFormatError {
     /// No secret key was given.
     #[error("no secret key was given")]
     NoSecretKey,
+    /// A setting [`SecretFormat::from_settings`] needs is missing (`SECRET_KEY` or
+    /// `DANGEROUS_SALT`).
+    #[error("{0} is not set")]
+    MissingSetting(&'static str),
+    /// [`SecretFormat::from_settings`] was given a name other than `plain`, `itsdangerous` or
+    /// `fernet`.
+    #[error("unknown secret format (expected plain, itsdangerous or fernet)")]
+    UnknownFormat,
     /// A secret key is empty.
-    #[error("a secret key is empty")]
+    #[error("a secret key (SECRET_KEY) is empty")]
     EmptySecretKey,
     /// The Fernet salt is shorter than the 16 bytes Notify.gov requires.
-    #[error("the salt is {len} bytes long; Notify.gov's Fernet format needs at least 16")]
+    #[error(
+        "the salt (DANGEROUS_SALT) is {len} bytes long; Notify.gov's Fernet format needs at \
+         least 16"
+    )]
     SaltTooShort {
         /// The salt's length in bytes.
         len: usize,
