@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Full};
 use notify_auth::layer::KEY_STORE_ERROR_BODY;
 use notify_auth::store::{
     CachedKeyStore, INVALIDATION_CHANNEL, InvalidationListener, MIGRATION, PostgresKeyStore,
-    Schema, SecretFormat,
+    Schema, SecretFormat, TRIGGERS,
 };
 use notify_auth::{
     ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, Service,
@@ -562,14 +562,20 @@ async fn the_migration_is_idempotent_and_safe_to_run_concurrently() {
     let triggers: i64 = db
         .sql
         .query_one(
-            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'notify_auth_%'",
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'notify_auth_%' \
+             AND tgrelid IN ('services'::regclass, 'api_keys'::regclass)",
             &[],
         )
         .await
         .unwrap()
         .get(0);
     assert_eq!(triggers, 4);
-    assert!(MIGRATION.contains(INVALIDATION_CHANNEL));
+    assert!(TRIGGERS.contains(INVALIDATION_CHANNEL));
+    assert!(
+        !MIGRATION.contains("TRIGGER"),
+        "the tables' migration creates no trigger"
+    );
+    assert_eq!(Schema::default().triggers_sql().unwrap(), TRIGGERS);
     // The key type is checked.
     let bad = db
         .sql
@@ -732,6 +738,173 @@ async fn secrets_signed_or_encrypted_as_the_forks_store_them() {
             Err(KEY_NOT_FOUND.to_owned())
         );
     }
+}
+
+/// Tables laid out as Notify's models define them (extra NOT NULL columns, foreign keys to
+/// `users` and `key_types`, history tables, secrets signed as GOV.UK Notify signs them): the
+/// store and its listener read them and create or alter nothing, until `install_triggers` is
+/// asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_tables_are_read_and_never_altered() {
+    let Some(db) = setup("notify_tables_are_read_and_never_altered").await else {
+        return;
+    };
+    let ns = format!("notify_{}", fresh_id().simple());
+    db.sql
+        .batch_execute(&format!(
+            "CREATE SCHEMA {ns};
+             CREATE TABLE {ns}.users (id uuid PRIMARY KEY, name text NOT NULL);
+             CREATE TABLE {ns}.key_types (name varchar(255) PRIMARY KEY);
+             INSERT INTO {ns}.key_types VALUES ('normal'), ('team'), ('test');
+             CREATE TABLE {ns}.services (
+                 id uuid PRIMARY KEY, name varchar(255) NOT NULL UNIQUE,
+                 created_at timestamp NOT NULL, updated_at timestamp,
+                 active boolean NOT NULL, message_limit bigint NOT NULL,
+                 restricted boolean NOT NULL, email_from text NOT NULL UNIQUE,
+                 created_by_id uuid NOT NULL REFERENCES {ns}.users (id),
+                 version integer NOT NULL);
+             CREATE TABLE {ns}.services_history (
+                 id uuid NOT NULL, version integer NOT NULL, name varchar(255) NOT NULL,
+                 active boolean NOT NULL, PRIMARY KEY (id, version));
+             CREATE TABLE {ns}.api_keys (
+                 id uuid PRIMARY KEY, name varchar(255) NOT NULL,
+                 secret varchar(255) NOT NULL UNIQUE,
+                 service_id uuid NOT NULL REFERENCES {ns}.services (id),
+                 expiry_date timestamp, created_at timestamp NOT NULL,
+                 created_by_id uuid NOT NULL REFERENCES {ns}.users (id),
+                 updated_at timestamp, version integer NOT NULL,
+                 key_type varchar(255) NOT NULL REFERENCES {ns}.key_types (name),
+                 UNIQUE (service_id, name));
+             CREATE INDEX ix_{ns}_api_keys_service_id ON {ns}.api_keys (service_id);
+             CREATE TABLE {ns}.api_keys_history (
+                 id uuid NOT NULL, version integer NOT NULL, secret varchar(255) NOT NULL,
+                 service_id uuid NOT NULL, PRIMARY KEY (id, version));"
+        ))
+        .await
+        .unwrap();
+    let format = SecretFormat::itsdangerous(["uk-notify-secret-key"], "uk-dangerous-salt").unwrap();
+    let (user, service) = (fresh_id(), fresh_id());
+    db.sql
+        .execute(
+            &format!("INSERT INTO {ns}.users VALUES ($1, 'Test User')"),
+            &[&user],
+        )
+        .await
+        .unwrap();
+    db.sql
+        .execute(
+            &format!(
+                "INSERT INTO {ns}.services VALUES ($1, 'Service', now(), NULL, true, 250000, \
+                 false, 'service', $2, 1)"
+            ),
+            &[&service, &user],
+        )
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for (name, expiry) in [
+        ("live", None),
+        ("revoked", Some(utc(OffsetDateTime::now_utc()))),
+    ] {
+        let (id, secret) = (fresh_id(), fresh_secret());
+        db.sql
+            .execute(
+                &format!(
+                    "INSERT INTO {ns}.api_keys VALUES ($1, $2, $3, $4, $5, now(), $6, NULL, 1, \
+                     'normal')"
+                ),
+                &[
+                    &id,
+                    &name,
+                    &format.encode(&secret),
+                    &service,
+                    &expiry,
+                    &user,
+                ],
+            )
+            .await
+            .unwrap();
+        keys.push((id, secret));
+    }
+    let [(live, live_secret), (_, revoked_secret)] = <[_; 2]>::try_from(keys).unwrap();
+
+    // Relations in the schema, and triggers on its tables that are not the system's own.
+    let ddl_state = || async {
+        let row = db
+            .sql
+            .query_one(
+                "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n \
+                         ON n.oid = c.relnamespace WHERE n.nspname = $1), \
+                        (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                         JOIN pg_namespace n ON n.oid = c.relnamespace \
+                         WHERE n.nspname = $1 AND NOT t.tgisinternal)",
+                &[&ns],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+    };
+    let before = ddl_state().await;
+    assert_eq!(before.1, 0, "no trigger of ours yet");
+
+    let schema = Schema::default()
+        .services_table(format!("{ns}.services"))
+        .api_keys_table(format!("{ns}.api_keys"));
+    let store = PostgresKeyStore::builder(&db.url)
+        .schema(schema)
+        .secret_format(format.clone())
+        .build()
+        .unwrap();
+    let cache = CachedKeyStore::new(store.clone());
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_listening(Duration::from_secs(5)).await);
+    assert!(
+        !store.stats().directory_complete,
+        "without triggers the listener cannot keep a directory of services"
+    );
+    assert_eq!(
+        authenticate(&cache, service, &live_secret).await,
+        Ok(principal(service, live, KeyType::Normal))
+    );
+    assert_eq!(
+        authenticate(&cache, service, &revoked_secret).await,
+        Err(REVOKED.to_owned())
+    );
+    assert_eq!(
+        authenticate(&cache, fresh_id(), &live_secret).await,
+        Err(NOT_FOUND.to_owned())
+    );
+    assert!(
+        store.migrate().await.is_err(),
+        "migrate() refuses other tables"
+    );
+    assert_eq!(ddl_state().await, before, "nothing created or altered");
+
+    // The explicit step: the triggers, on these tables, once however often it runs.
+    store.install_triggers().await.unwrap();
+    store.install_triggers().await.unwrap();
+    assert_eq!(ddl_state().await, (before.0, before.1 + 4));
+    listener.abort();
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_listening(Duration::from_secs(5)).await);
+    assert!(store.stats().directory_complete);
+    db.sql
+        .execute(
+            &format!("UPDATE {ns}.api_keys SET expiry_date = now() WHERE id = $1"),
+            &[&live],
+        )
+        .await
+        .unwrap();
+    let took = within(Duration::from_secs(2), || async {
+        authenticate(&cache, service, &live_secret).await == Err(REVOKED.to_owned())
+    })
+    .await;
+    assert!(took.is_some(), "the revocation reached the cache");
+    listener.abort();
+    db.sql
+        .batch_execute(&format!("DROP SCHEMA {ns} CASCADE"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -69,7 +69,7 @@ pub const LONG_TOKEN_LEN: usize = 1024;
 /// refused with 403 GENERAL ([`InvalidReason::TooLongForKeys`]) before any HMAC: so a forged
 /// token never costs more than `max(KEY_LOOP_BUDGET, keys × (LONG_TOKEN_LEN + 128))` bytes of
 /// hashing. Notify would try every key instead (`docs/compatibility.md`).
-pub const KEY_LOOP_BUDGET: usize = 32 * 1024;
+pub const KEY_LOOP_BUDGET: usize = 256 * 1024;
 
 /// The bytes hashed to verify a signature over `len` bytes with a pre-keyed HMAC-SHA256: the
 /// message and about two blocks (padding, and the outer hash).
@@ -575,24 +575,24 @@ mod tests {
 
     #[test]
     fn long_tokens_are_tried_while_the_keys_stay_within_the_budget() {
-        let few = service_with_keys(3);
+        let few = service_with_keys(10);
         let long = token("HS256", "forged", 6_000);
         let len = long.len() - 7 - 44; // "Bearer " and the signature
-        assert!(len > LONG_TOKEN_LEN && 3 * hmac_cost(len) <= KEY_LOOP_BUDGET);
-        assert!(4 * hmac_cost(len) > KEY_LOOP_BUDGET);
+        assert!(len > LONG_TOKEN_LEN && 31 * hmac_cost(len) <= KEY_LOOP_BUDGET);
+        assert!(32 * hmac_cost(len) > KEY_LOOP_BUDGET);
         let (answer, hmacs) = decide(&long, &few);
         assert_eq!(answer.unwrap_err().kind(), ErrorKind::KeyNotFound);
-        assert_eq!(hmacs, 3);
-        let (answer, hmacs) = decide(&long, &service_with_keys(4));
+        assert_eq!(hmacs, 10);
+        let (answer, hmacs) = decide(&long, &service_with_keys(32));
         assert_eq!(
             answer.unwrap_err().kind(),
             ErrorKind::InvalidToken(InvalidReason::TooLongForKeys)
         );
         assert_eq!(hmacs, 0);
-        let signed = token("HS256", "secret-2", 6_000);
+        let signed = token("HS256", "secret-9", 6_000);
         let (answer, hmacs) = decide(&signed, &few);
-        assert_eq!(answer.unwrap().api_key_id, Uuid::from_u128(102));
-        assert_eq!(hmacs, 3);
+        assert_eq!(answer.unwrap().api_key_id, Uuid::from_u128(109));
+        assert_eq!(hmacs, 10);
         let (_, hmacs) = decide(&signed, &few);
         assert_eq!(hmacs, 1, "the last matched key is tried first");
     }

@@ -48,12 +48,23 @@ use super::{KeyStore, KeyStoreError};
 use crate::model::{ApiKey, KeyType, Service};
 
 /// The migration creating Notify's `services` and `api_keys` tables (the columns
-/// authentication reads), an index, and the triggers that announce changes on
-/// [`INVALIDATION_CHANNEL`]. Idempotent; [`PostgresKeyStore::migrate`] applies it. The file is
-/// `migrations/0001_notify_auth.sql` in the crate, for migration tools and `psql`.
+/// authentication reads) and an index, for a database of the crate's own: never for a real
+/// Notify-family database, whose tables exist. Idempotent; [`PostgresKeyStore::migrate`]
+/// applies it with [`TRIGGERS`]. The file is `migrations/0001_notify_auth.sql` in the crate,
+/// for migration tools and `psql`.
 pub const MIGRATION: &str = include_str!("../../migrations/0001_notify_auth.sql");
 
-/// The PostgreSQL channel [`MIGRATION`]'s triggers notify with the id of a service whose row
+/// The triggers that announce changes to the default tables on [`INVALIDATION_CHANNEL`], and
+/// their two functions: `migrations/0002_notify_auth_triggers.sql`. The one thing a real
+/// Notify-family database may be asked to take, as a separate, explicit step
+/// ([`PostgresKeyStore::install_triggers`]; [`Schema::triggers_sql`] for other table names).
+/// Idempotent.
+pub const TRIGGERS: &str = include_str!("../../migrations/0002_notify_auth_triggers.sql");
+
+/// Where [`TRIGGERS`]' functions end and its table-specific part begins.
+const TRIGGERS_MARKER: &str = "-- The triggers, created only when missing";
+
+/// The PostgreSQL channel [`TRIGGERS`] notify with the id of a service whose row
 /// or keys changed (or `*` after a `TRUNCATE`).
 pub const INVALIDATION_CHANNEL: &str = "notify_auth_keys";
 
@@ -192,6 +203,68 @@ impl Schema {
     pub fn key_expiry_date_column(mut self, name: impl Into<String>) -> Self {
         self.key_expiry_date = name.into();
         self
+    }
+
+    /// The SQL that installs the invalidation triggers on these tables: [`TRIGGERS`]'
+    /// functions, then the four triggers (changes and `TRUNCATE` on both tables), each
+    /// created only if missing. For the default names it is [`TRIGGERS`] itself.
+    pub fn triggers_sql(&self) -> Result<String, KeyStoreError> {
+        let services = table(&self.services_table)?;
+        let api_keys = table(&self.api_keys_table)?;
+        column(&self.service_id)?;
+        column(&self.key_service_id)?;
+        let functions = TRIGGERS.split(TRIGGERS_MARKER).next().unwrap_or_default();
+        let trigger = |name: &str, table: &str, event: &str, level: &str, function: &str| {
+            format!(
+                "    IF NOT EXISTS (SELECT 1 FROM pg_trigger\n                   \
+                 WHERE tgrelid = to_regclass('{table}') AND tgname = '{name}') THEN\n        \
+                 CREATE TRIGGER {name}\n            AFTER {event} ON {table}\n            \
+                 FOR EACH {level} EXECUTE FUNCTION {function};\n    END IF;\n"
+            )
+        };
+        let (changed, truncated) = ("INSERT OR UPDATE OR DELETE", "TRUNCATE");
+        let triggers = [
+            trigger(
+                "notify_auth_services_changed",
+                &services,
+                changed,
+                "ROW",
+                &format!("notify_auth_keys_changed('{}')", self.service_id),
+            ),
+            trigger(
+                "notify_auth_api_keys_changed",
+                &api_keys,
+                changed,
+                "ROW",
+                &format!("notify_auth_keys_changed('{}')", self.key_service_id),
+            ),
+            trigger(
+                "notify_auth_services_truncated",
+                &services,
+                truncated,
+                "STATEMENT",
+                "notify_auth_keys_truncated()",
+            ),
+            trigger(
+                "notify_auth_api_keys_truncated",
+                &api_keys,
+                truncated,
+                "STATEMENT",
+                "notify_auth_keys_truncated()",
+            ),
+        ]
+        .concat();
+        Ok(format!(
+            "{functions}{TRIGGERS_MARKER} (DROP TRIGGER would lock the table).\nDO $$\nBEGIN\n\
+             {triggers}END;\n$$;\n"
+        ))
+    }
+
+    /// Whether the services table has the trigger that announces new services (so the
+    /// listener may trust its directory of ids). `$1` is the table's quoted name.
+    fn has_triggers_sql() -> &'static str {
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid \
+         WHERE t.tgrelid = to_regclass($1) AND p.proname = 'notify_auth_keys_changed')"
     }
 
     /// Every service id, for the directory the invalidation listener keeps.
@@ -664,10 +737,12 @@ impl PostgresKeyStore {
         }
     }
 
-    /// Applies [`MIGRATION`]: creates the tables, index and triggers that are missing, in one
-    /// transaction under an advisory lock (so processes starting together do not collide).
-    /// Safe to run at every start. Only for the default [`Schema`]: with other names, create
-    /// your tables (and, for [`PostgresKeyStore::spawn_invalidation_listener`], the triggers) yourself.
+    /// Applies [`MIGRATION`] and [`TRIGGERS`]: creates the tables, index and triggers that are
+    /// missing, in one transaction under an advisory lock (so processes starting together do
+    /// not collide). Safe to run at every start. Only for a database of the crate's own, with
+    /// the default [`Schema`]: never run it against a real Notify-family database, whose
+    /// tables exist (there, [`PostgresKeyStore::install_triggers`] is the only step that
+    /// writes anything, and only if you want it).
     pub async fn migrate(&self) -> Result<(), KeyStoreError> {
         if self.inner.schema != Schema::default() {
             return Err(KeyStoreError::new(
@@ -675,9 +750,29 @@ impl PostgresKeyStore {
                  configured with other names, whose tables must be created separately",
             ));
         }
+        self.apply("the migration", &[MIGRATION, TRIGGERS]).await
+    }
+
+    /// Installs the invalidation triggers on the store's tables ([`Schema::triggers_sql`]:
+    /// [`TRIGGERS`] for the default names), creating only what is missing, in one
+    /// transaction under an advisory lock. The one step that writes to a database whose tables
+    /// another application owns, such as a real Notify-family database; take it explicitly
+    /// (the demo server never does). Without the triggers the store works the same, changes
+    /// take the cache's TTL, and the invalidation listener does not answer unknown ids from
+    /// memory.
+    pub async fn install_triggers(&self) -> Result<(), KeyStoreError> {
+        let sql = self.inner.schema.triggers_sql()?;
+        self.apply("installing the triggers", &[&sql]).await
+    }
+
+    /// Runs `scripts` in one transaction under the migration's advisory lock.
+    async fn apply(&self, what: &str, scripts: &[&str]) -> Result<(), KeyStoreError> {
         let target = &self.inner.target;
-        let fail = |what: &str, e: &dyn std::error::Error| {
-            KeyStoreError::new(format!("PostgreSQL at {target}: {what}: {}", chain(e)))
+        let fail = |step: &str, e: &dyn std::error::Error| {
+            KeyStoreError::new(format!(
+                "PostgreSQL at {target}: {what}: {step}: {}",
+                chain(e)
+            ))
         };
         let mut client = self
             .inner
@@ -688,18 +783,18 @@ impl PostgresKeyStore {
         let tx = client
             .transaction()
             .await
-            .map_err(|e| fail("cannot start the migration", &e))?;
+            .map_err(|e| fail("cannot start a transaction", &e))?;
         tx.batch_execute(&format!(
             "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock({MIGRATION_LOCK});"
         ))
         .await
-        .map_err(|e| fail("cannot lock for the migration", &e))?;
-        tx.batch_execute(MIGRATION)
-            .await
-            .map_err(|e| fail("the migration failed", &e))?;
-        tx.commit()
-            .await
-            .map_err(|e| fail("cannot commit the migration", &e))
+        .map_err(|e| fail("cannot take the lock", &e))?;
+        for script in scripts {
+            tx.batch_execute(script)
+                .await
+                .map_err(|e| fail("it failed", &e))?;
+        }
+        tx.commit().await.map_err(|e| fail("cannot commit", &e))
     }
 
     /// One attempt: a pooled connection, the prepared statement, the query.
@@ -1019,8 +1114,9 @@ async fn listen<S: KeyStore + ?Sized>(
     }
 }
 
+/// The directory's ids, or `None` when the tables have no triggers to keep it current.
 type RowsFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<Option<Vec<Row>>, tokio_postgres::Error>> + Send + 'a>>;
 
 /// Connects, listens, loads the directory and handles notifications until the connection
 /// fails; returns why.
@@ -1037,10 +1133,20 @@ async fn listen_once<S: KeyStore + ?Sized>(
     };
     // LISTEN first, then read the ids: a service created in between is in both.
     let command = format!("LISTEN {INVALIDATION_CHANNEL}");
-    let load_directory = || -> RowsFuture<'_> { Box::pin(client.query(&inner.directory_sql, &[])) };
+    let load_directory = || -> RowsFuture<'_> {
+        Box::pin(async { client.query(&inner.directory_sql, &[]).await.map(Some) })
+    };
+    // The directory is trusted only if the services table announces new services.
+    let services_table = table(&inner.schema.services_table).unwrap_or_default();
     let mut loading: Option<RowsFuture<'_>> = Some(Box::pin(async {
         client.batch_execute(&command).await?;
-        client.query(&inner.directory_sql, &[]).await
+        let triggers = client
+            .query_one(Schema::has_triggers_sql(), &[&services_table])
+            .await?;
+        if !triggers.try_get::<_, bool>(0)? {
+            return Ok(None);
+        }
+        client.query(&inner.directory_sql, &[]).await.map(Some)
     }));
     // Ids notified while the directory loads: the load's snapshot may predate them.
     let mut noted = HashSet::new();
@@ -1053,14 +1159,26 @@ async fn listen_once<S: KeyStore + ?Sized>(
                 }
             }, if loading.is_some() => {
                 loading = None;
-                let rows = match rows {
-                    Ok(rows) => rows,
+                let known = match rows {
+                    Ok(Some(rows)) => {
+                        let mut ids: HashSet<Uuid> =
+                            rows.iter().filter_map(|row| row.try_get(0).ok()).collect();
+                        ids.extend(noted.drain());
+                        let count = ids.len();
+                        inner.directory.load(ids);
+                        format!("{count} services known")
+                    }
+                    Ok(None) => {
+                        tracing::warn!(
+                            "notify-auth invalidation listener: {} has no notify-auth triggers \
+                             (PostgresKeyStore::install_triggers): changes take the cache's TTL, \
+                             and unknown service ids are looked up in the database",
+                            inner.schema.services_table
+                        );
+                        "no triggers".to_owned()
+                    }
                     Err(e) => return chain(&e),
                 };
-                let mut ids: HashSet<Uuid> = rows.iter().filter_map(|row| row.try_get(0).ok()).collect();
-                ids.extend(noted.drain());
-                let count = ids.len();
-                inner.directory.load(ids);
                 if !status.borrow().listening {
                     *backoff = MIN_BACKOFF;
                     status.send_modify(|s| {
@@ -1069,7 +1187,7 @@ async fn listen_once<S: KeyStore + ?Sized>(
                     });
                     tracing::info!(
                         "notify-auth invalidation listener listening on {INVALIDATION_CHANNEL} \
-                         at {}, {count} services known",
+                         at {}, {known}",
                         inner.target
                     );
                 }
