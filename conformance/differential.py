@@ -1561,13 +1561,16 @@ def run_node_client(base_url: str, fx: Fixture, record, skip: bool):
 
 
 class Server:
-    def __init__(self, binary: Path, keys: Path, log: Path, database_url: str | None = None):
+    def __init__(self, binary: Path, keys: Path, log: Path, database_url: str | None = None,
+                 secret_format: str | None = None):
         self.log_file = open(log, "wb")
         self.log = log
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
         env.pop("DATABASE_URL", None)
         extra = ["--database-url", database_url] if database_url else []
+        if secret_format:
+            extra += ["--secret-format", secret_format]
         self.proc = subprocess.Popen(
             [str(binary), "--addr", "127.0.0.1:0", "--keys", str(keys), *extra],
             stdout=subprocess.PIPE, stderr=self.log_file, stdin=subprocess.DEVNULL, env=env,
@@ -1643,6 +1646,13 @@ def main(argv=None) -> int:
     ap.add_argument("--load-keys", type=Path,
                     default=REPO / "target" / "debug" / "examples" / "load_keys",
                     help="the load_keys example binary (with --database-url)")
+    ap.add_argument("--secret-format", default=None, metavar="FORMAT",
+                    help="with --database-url: store the secrets as plain, itsdangerous or fernet "
+                         "(load_keys and the server read SECRET_KEY and DANGEROUS_SALT from the "
+                         "environment)")
+    ap.add_argument("--load-secret-key", default=None, metavar="KEY",
+                    help="with --secret-format: the SECRET_KEY load_keys signs with, when it "
+                         "differs from the server's (key rotation: rows signed by an older key)")
     ap.add_argument("--only", default=None, metavar="TEXT",
                     help="run only the scenarios whose name contains TEXT")
     ap.add_argument("--verbose", action="store_true", help="print every scenario")
@@ -1684,15 +1694,22 @@ def main(argv=None) -> int:
         keys_path = Path(tmp) / "keys.json"
         keys_path.write_text(json.dumps(fx.keyfile, indent=2))
         if args.database_url:
-            print("differential: services and keys served from PostgreSQL", flush=True)
+            fmt = args.secret_format or "plain"
+            print(f"differential: services and keys served from PostgreSQL, secrets {fmt}",
+                  flush=True)
+            load_env = dict(os.environ)
+            if args.load_secret_key:
+                load_env["SECRET_KEY"] = args.load_secret_key
             loaded = subprocess.run(
-                [str(args.load_keys), "--database-url", args.database_url, "--keys", str(keys_path)],
-                capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                [str(args.load_keys), "--database-url", args.database_url, "--keys", str(keys_path),
+                 "--secret-format", fmt],
+                capture_output=True, text=True, stdin=subprocess.DEVNULL, env=load_env,
             )
             if loaded.returncode != 0:
                 print(f"error: load_keys failed:\n{loaded.stdout}{loaded.stderr}", file=sys.stderr)
                 return 2
-        server = Server(args.server, keys_path, Path(tmp) / "server.log", args.database_url)
+        server = Server(args.server, keys_path, Path(tmp) / "server.log", args.database_url,
+                        args.secret_format)
         try:
             started = time.monotonic()
             for sc in scenarios:

@@ -28,7 +28,6 @@ use notify_auth::MemoryStore;
 use notify_auth::store::{PostgresKeyStore, SecretFormat};
 use serde::Deserialize;
 use time::PrimitiveDateTime;
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -152,10 +151,8 @@ async fn run(args: Args) -> Result<(), String> {
     postgres.migrate().await.map_err(|e| e.to_string())?;
     println!("migration applied (tables, index and triggers are in place)");
 
-    let (mut client, connection) = tokio_postgres::connect(&args.database_url, NoTls)
-        .await
-        .map_err(|e| format!("cannot connect to the database: {}", db_error(&e)))?;
-    let connection = tokio::spawn(connection);
+    // The store's own connection: the URL's sslmode and sslrootcert apply.
+    let mut client = postgres.connection().await.map_err(|e| e.to_string())?;
     let tx = client
         .transaction()
         .await
@@ -222,7 +219,6 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot commit: {}", db_error(&e)))?;
     drop(client);
-    let _ = connection.await;
 
     println!("services: {services}");
     println!("API keys: {keys}");

@@ -57,6 +57,45 @@ fn differential_against_notify() {
 #[cfg(feature = "postgres")]
 #[test]
 fn differential_against_notify_on_postgres() {
+    run_on_postgres(&[], &[]);
+}
+
+/// Again on PostgreSQL, with the secrets signed as GOV.UK Notify and GC Notify keep them, by an
+/// older key than the server's newest (GC Notify's key rotation: `SECRET_KEY` is a list).
+#[cfg(feature = "postgres")]
+#[test]
+fn differential_against_notify_on_postgres_itsdangerous_rotation() {
+    run_on_postgres(
+        &[
+            "--secret-format",
+            "itsdangerous",
+            "--load-secret-key",
+            "older-secret-key",
+        ],
+        &[
+            ("SECRET_KEY", "older-secret-key,newest-secret-key"),
+            ("DANGEROUS_SALT", "a-dangerous-salt"),
+        ],
+    );
+}
+
+/// Again on PostgreSQL, with the secrets encrypted as Notify.gov keeps them.
+#[cfg(feature = "postgres")]
+#[test]
+fn differential_against_notify_on_postgres_fernet() {
+    run_on_postgres(
+        &["--secret-format", "fernet"],
+        &[
+            ("SECRET_KEY", "notify-gov-secret-key"),
+            ("DANGEROUS_SALT", "a-salt-of-sixteen-bytes-or-more"),
+        ],
+    );
+}
+
+/// The suite against the PostgreSQL-backed demo server (over TLS where the server takes TLS
+/// only, as `scripts/with-postgres` starts it), with `args` and `env` for the driver.
+#[cfg(feature = "postgres")]
+fn run_on_postgres(args: &[&str], env: &[(&str, &str)]) {
     let Some(url) = non_empty_env("NOTIFY_AUTH_DATABASE_URL") else {
         let _ = writeln!(
             std::io::stderr(),
@@ -67,16 +106,22 @@ fn differential_against_notify_on_postgres() {
     };
     let load_keys =
         server_binary().with_file_name(format!("load_keys{}", std::env::consts::EXE_SUFFIX));
-    run_driver(&[
+    let mut extra: Vec<&std::ffi::OsStr> = vec![
         "--database-url".as_ref(),
         url.as_ref(),
         "--load-keys".as_ref(),
         load_keys.as_os_str(),
         "--skip-clients".as_ref(),
-    ]);
+    ];
+    extra.extend(args.iter().map(std::ffi::OsStr::new));
+    run_driver_with_env(&extra, env);
 }
 
 fn run_driver(extra: &[&std::ffi::OsStr]) {
+    run_driver_with_env(extra, &[]);
+}
+
+fn run_driver_with_env(extra: &[&std::ffi::OsStr], env: &[(&str, &str)]) {
     let Some(python) = non_empty_env("NOTIFY_AUTH_ORACLE_PYTHON") else {
         // Written to the stderr handle itself, which the test harness does not capture.
         let _ = writeln!(
@@ -105,6 +150,7 @@ fn run_driver(extra: &[&std::ffi::OsStr]) {
 
     let mut command = Command::new(&python);
     command
+        .envs(env.iter().copied())
         .arg(&script)
         .arg("--server")
         .arg(&server)

@@ -30,7 +30,6 @@ use notify_auth::{
 };
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 use tokio::sync::{Mutex, MutexGuard};
-use tokio_postgres::NoTls;
 use tower::{Layer, ServiceExt, service_fn};
 use uuid::Uuid;
 
@@ -109,7 +108,7 @@ fn store(url: &str) -> PostgresKeyStore {
 /// The lock, a SQL connection for arranging rows, and the migration applied.
 struct Db {
     url: String,
-    sql: tokio_postgres::Client,
+    sql: deadpool_postgres::Object,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -126,14 +125,16 @@ async fn setup(test: &str) -> Option<Db> {
     })
 }
 
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+/// A SQL connection for arranging rows, with the store's connection settings (the test server
+/// accepts TLS only).
+async fn connect(url: &str) -> deadpool_postgres::Object {
+    PostgresKeyStore::builder(url)
+        .pool_size(1)
+        .build()
+        .expect("the store builds")
+        .connection()
         .await
-        .expect("a SQL connection");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
+        .expect("a SQL connection")
 }
 
 impl Db {
@@ -905,6 +906,84 @@ async fn notify_tables_are_read_and_never_altered() {
         .batch_execute(&format!("DROP SCHEMA {ns} CASCADE"))
         .await
         .unwrap();
+}
+
+/// The test server accepts TLS only (`scripts/with-postgres`), with a certificate from a
+/// throwaway CA for localhost and 127.0.0.1: every `sslmode` against it, the listener over
+/// `verify-full`, and the errors of a certificate that does not verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_modes_against_a_tls_only_server() {
+    let Some(db) = setup("tls_modes_against_a_tls_only_server").await else {
+        return;
+    };
+    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let (Some(ca), Some(port)) = (env("NOTIFY_AUTH_PG_CA"), env("NOTIFY_AUTH_PG_PORT")) else {
+        skipped("tls_modes_against_a_tls_only_server: NOTIFY_AUTH_PG_CA is not set");
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let ok = Ok(principal(service, key, KeyType::Normal));
+    let url = |host: &str, params: &str| {
+        format!("postgres://postgres@{host}:{port}/notify_auth?{params}")
+    };
+    let store = |url: &str| {
+        PostgresKeyStore::builder(url)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap()
+    };
+    let verify_full = format!("sslmode=verify-full&sslrootcert={ca}");
+    for (host, params) in [
+        ("127.0.0.1", "sslmode=require".to_owned()),
+        ("127.0.0.1", "sslmode=prefer".to_owned()),
+        ("127.0.0.1", "sslmode=allow".to_owned()),
+        ("127.0.0.1", verify_full.clone()),
+        ("localhost", verify_full.clone()),
+        // 127.0.0.2 is not a name the certificate carries: the chain alone is checked.
+        ("127.0.0.2", format!("sslmode=verify-ca&sslrootcert={ca}")),
+        ("127.0.0.2", format!("sslmode=require&sslrootcert={ca}")),
+    ] {
+        let store = store(&url(host, &params));
+        assert_eq!(
+            authenticate(&store, service, &secret).await,
+            ok,
+            "{host} {params}"
+        );
+    }
+
+    let refused = |params: &str, host: &str| {
+        let store = store(&url(host, params));
+        async move { store.service(fresh_id()).await.unwrap_err().to_string() }
+    };
+    let plain = refused("sslmode=disable", "127.0.0.1").await;
+    assert!(plain.contains("no encryption"), "{plain}");
+    let wrong_name = refused(&verify_full, "127.0.0.2").await;
+    assert!(
+        wrong_name.contains("certificate not valid for name \"127.0.0.2\""),
+        "{wrong_name}"
+    );
+    let unknown_issuer = refused("sslmode=verify-full", "127.0.0.1").await;
+    assert!(unknown_issuer.contains("UnknownIssuer"), "{unknown_issuer}");
+    let bad_file = PostgresKeyStore::builder(&url("127.0.0.1", "sslmode=verify-ca"))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(bad_file.contains("needs sslrootcert"), "{bad_file}");
+
+    // The listener connects with the same settings.
+    let verified = store(&url("localhost", &verify_full));
+    let cache = CachedKeyStore::new(verified.clone());
+    let listener = verified.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_listening(Duration::from_secs(5)).await);
+    assert!(verified.stats().directory_complete);
+    assert_eq!(authenticate(&cache, service, &secret).await, ok);
+    db.revoke(key).await;
+    let took = within(Duration::from_secs(2), || async {
+        authenticate(&cache, service, &secret).await == Err(REVOKED.to_owned())
+    })
+    .await;
+    assert!(took.is_some(), "the revocation arrived over TLS");
 }
 
 #[tokio::test]

@@ -47,6 +47,8 @@ mod memory;
 mod postgres;
 #[cfg(feature = "postgres")]
 mod secret_format;
+#[cfg(feature = "postgres")]
+mod tls;
 
 use std::sync::Arc;
 

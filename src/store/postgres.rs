@@ -33,17 +33,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::config::Host;
 use tokio_postgres::types::Type;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Row};
 use uuid::Uuid;
 
 use super::cache::CachedKeyStore;
 use super::secret_format::SecretFormat;
+use super::tls::Connector;
 use super::{KeyStore, KeyStoreError};
 use crate::model::{ApiKey, KeyType, Service};
 
@@ -358,8 +359,8 @@ struct Inner {
     pool: Pool,
     sql: String,
     directory_sql: String,
-    /// The connection settings, for the invalidation listener's own connection.
-    config: tokio_postgres::Config,
+    /// How to connect (TLS included), for the pool and the invalidation listener alike.
+    connector: Connector,
     schema: Schema,
     target: String,
     pool_size: usize,
@@ -554,20 +555,23 @@ impl PostgresKeyStoreBuilder {
         }
         let sql = self.schema.lookup_sql()?;
         let directory_sql = self.schema.directory_sql()?;
-        let mut config = parse_url(&self.url)?;
-        config.connect_timeout(self.connect_timeout);
         let statement_timeout = self.query_timeout.as_millis().clamp(1, i32::MAX as u128);
-        let options = match config.get_options() {
-            Some(options) if !options.trim().is_empty() => {
-                format!("{options} -c statement_timeout={statement_timeout}")
-            }
-            _ => format!("-c statement_timeout={statement_timeout}"),
-        };
-        config.options(options);
-        let target = describe(&config);
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
+        let connector = Connector::new(&self.url, |rest| {
+            let mut config = parse_url(rest)?;
+            config.connect_timeout(self.connect_timeout);
+            let options = match config.get_options() {
+                Some(options) if !options.trim().is_empty() => {
+                    format!("{options} -c statement_timeout={statement_timeout}")
+                }
+                _ => format!("-c statement_timeout={statement_timeout}"),
+            };
+            config.options(options);
+            Ok(config)
+        })?;
+        let target = describe(connector.config());
+        let manager = Manager::from_connect(
+            connector.config().clone(),
+            connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -585,7 +589,7 @@ impl PostgresKeyStoreBuilder {
                 pool,
                 sql,
                 directory_sql,
-                config,
+                connector,
                 schema: self.schema,
                 target,
                 pool_size: self.pool_size,
@@ -683,6 +687,17 @@ impl PostgresKeyStore {
     /// The table and column names read.
     pub fn schema(&self) -> &Schema {
         &self.inner.schema
+    }
+
+    /// A connection of the store's pool, with its settings (TLS included), for tools that
+    /// write to the store's tables (the `load_keys` example). It derefs to a
+    /// `tokio_postgres::Client`.
+    pub async fn connection(&self) -> Result<Object, KeyStoreError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| self.error(format_args!("cannot get a connection: {}", chain(&e))))
     }
 
     /// Queries, directory answers and the unknown-id lane so far.
@@ -1127,7 +1142,7 @@ async fn listen_once<S: KeyStore + ?Sized>(
     backoff: &mut Duration,
 ) -> String {
     let inner = &*store.inner;
-    let (client, mut connection) = match inner.config.connect(NoTls).await {
+    let (client, mut connection) = match inner.connector.connect().await {
         Ok(pair) => pair,
         Err(e) => return chain(&e),
     };
