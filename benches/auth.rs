@@ -204,11 +204,7 @@ fn benches(c: &mut Criterion) {
         axum::Json(p)
     }
     async fn anonymous() -> axum::Json<Principal> {
-        axum::Json(Principal {
-            service_id: Uuid::nil(),
-            api_key_id: Uuid::nil(),
-            key_type: KeyType::Normal,
-        })
+        axum::Json(Principal::new(Uuid::nil(), Uuid::nil(), KeyType::Normal))
     }
     let store = MemoryStore::builder()
         .service(service(sid, 1))

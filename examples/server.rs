@@ -179,11 +179,9 @@ fn app(keys: Keys, admin: InternalClient, binding: RequestBinding, no_auth: bool
     let public = Router::new()
         .route("/v2/", any(whoami))
         .route("/v2/{*path}", any(whoami));
-    let layer = NotifyAuthLayer::from_shared(keys.store);
-    let public = match binding {
-        RequestBinding::Off => public.route_layer(layer),
-        mode => public.route_layer(layer.request_binding(mode)),
-    };
+    // `RequestBinding::Off` checks nothing and reads no body: one layer type for every mode.
+    let public =
+        public.route_layer(NotifyAuthLayer::from_shared(keys.store).request_binding(binding));
     let internal = Router::new()
         .route("/service", any(internal_whoami))
         .route("/service/{*path}", any(internal_whoami))
@@ -200,11 +198,11 @@ async fn whoami(principal: Principal) -> Json<Principal> {
 
 /// What `--no-auth` answers: the shape and size of a principal, with nil ids.
 async fn anonymous() -> Json<Principal> {
-    Json(Principal {
-        service_id: uuid::Uuid::nil(),
-        api_key_id: uuid::Uuid::nil(),
-        key_type: KeyType::Normal,
-    })
+    Json(Principal::new(
+        uuid::Uuid::nil(),
+        uuid::Uuid::nil(),
+        KeyType::Normal,
+    ))
 }
 
 async fn internal_whoami(caller: InternalCaller) -> Json<Value> {

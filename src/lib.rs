@@ -56,11 +56,16 @@ pub mod store;
 #[cfg(any(feature = "rust-crypto", feature = "aws-lc-rs"))]
 pub mod token;
 
+/// The attribute that implements [`KeyStore`] (an async trait), re-exported so that an
+/// implementation needs only this crate: write `#[notify_auth::async_trait]` on the `impl`.
+pub use async_trait::async_trait;
+
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::error::{AuthError, ErrorKind, InvalidReason};
 pub use crate::layer::{
-    DEFAULT_STORE_TIMEOUT, InternalAuth, InternalAuthLayer, InternalCaller, NotifyAuth,
-    NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture, V1Errors, V2Errors,
+    BoundNotifyAuth, BoundNotifyAuthLayer, DEFAULT_STORE_TIMEOUT, InternalAuth, InternalAuthLayer,
+    InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture,
+    V1Errors, V2Errors,
 };
 pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
 pub use crate::store::{KeyStore, KeyStoreError, LoadError, MemoryStore};

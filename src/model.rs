@@ -259,6 +259,17 @@ impl Service {
         &self.api_keys
     }
 
+    /// Two keys of the service that share a secret, if any. Such a service is refused by the
+    /// built-in stores: a token signed with that secret would be answered as whichever key is
+    /// tried first (the one its `kid` names, or the last to match), revoked or not.
+    pub fn keys_sharing_a_secret(&self) -> Option<(Uuid, Uuid)> {
+        let mut seen = std::collections::HashMap::with_capacity(self.api_keys.len());
+        self.api_keys.iter().find_map(|key| {
+            seen.insert(key.secret().expose(), key.id())
+                .map(|other| (other, key.id()))
+        })
+    }
+
     /// The index of the key that last verified a token, if any.
     pub(crate) fn last_match(&self) -> Option<usize> {
         let i = self.last_match.load(Ordering::Relaxed);
@@ -273,7 +284,11 @@ impl Service {
 const NO_MATCH: usize = usize::MAX;
 
 /// Who a request was authenticated as: handed to handlers in the request extensions.
+///
+/// Non-exhaustive, so that later versions can say more about the caller (the key's name, …)
+/// without breaking code that reads it; outside the crate, make one with [`Principal::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[non_exhaustive]
 pub struct Principal {
     /// The service the token's `iss` names (canonical UUID).
     pub service_id: Uuid,
@@ -281,6 +296,18 @@ pub struct Principal {
     pub api_key_id: Uuid,
     /// That key's type; the application decides what each type may do.
     pub key_type: KeyType,
+}
+
+impl Principal {
+    /// The principal of `api_key_id`, a key of type `key_type` of the service `service_id`
+    /// (for tests, and for handlers that stand in for the layer).
+    pub fn new(service_id: Uuid, api_key_id: Uuid, key_type: KeyType) -> Self {
+        Principal {
+            service_id,
+            api_key_id,
+            key_type,
+        }
+    }
 }
 
 /// An internal client (such as Notify's admin app, `notify-admin`) and its secrets.

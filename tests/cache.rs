@@ -31,7 +31,7 @@ impl Counting {
     }
 }
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for Counting {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -172,7 +172,7 @@ async fn the_layer_works_over_the_cache() {
 /// A store that knows which ids exist, as the PostgreSQL store does while its listener runs.
 struct Directory(MemoryStore);
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for Directory {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         self.0.service(id).await

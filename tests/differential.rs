@@ -7,7 +7,8 @@
 //! says it was skipped and passes. `NOTIFY_AUTH_DIFF_SEED` replays a seed;
 //! `NOTIFY_AUTH_DIFF_SKIP_NODE=1` leaves out the official Node client.
 
-use std::io::Write as _;
+mod skip;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -97,10 +98,9 @@ fn differential_against_notify_on_postgres_fernet() {
 #[cfg(feature = "postgres")]
 fn run_on_postgres(args: &[&str], env: &[(&str, &str)]) {
     let Some(url) = non_empty_env("NOTIFY_AUTH_DATABASE_URL") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: set NOTIFY_AUTH_DATABASE_URL (scripts/with-postgres does) to run the \
-             differential suite against the PostgreSQL-backed demo server"
+        skip::skipped(
+            "set NOTIFY_AUTH_DATABASE_URL (scripts/with-postgres does) to run the \
+             differential suite against the PostgreSQL-backed demo server",
         );
         return;
     };
@@ -123,11 +123,9 @@ fn run_driver(extra: &[&std::ffi::OsStr]) {
 
 fn run_driver_with_env(extra: &[&std::ffi::OsStr], env: &[(&str, &str)]) {
     let Some(python) = non_empty_env("NOTIFY_AUTH_ORACLE_PYTHON") else {
-        // Written to the stderr handle itself, which the test harness does not capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: set NOTIFY_AUTH_ORACLE_PYTHON to a Python with notifications-python-client==12.1.0 \
-             and pyjwt==2.13.0 (see conformance/README.md) to run the differential suite"
+        skip::skipped(
+            "set NOTIFY_AUTH_ORACLE_PYTHON to a Python with notifications-python-client==12.1.0 \
+             and pyjwt==2.13.0 (see conformance/README.md) to run the differential suite",
         );
         return;
     };

@@ -596,11 +596,7 @@ fn a_service_with_10000_keys_in_the_core() {
         "10,000 keys, the last one matches (first time): {:?}",
         started.elapsed()
     );
-    let expected = Principal {
-        service_id: S,
-        api_key_id: many_key_id(9_999),
-        key_type: KeyType::Normal,
-    };
+    let expected = Principal::new(S, many_key_id(9_999), KeyType::Normal);
     assert_eq!(principal, expected);
     // The service remembers the key that matched: the next token for it costs one HMAC.
     let started = Instant::now();

@@ -108,6 +108,10 @@ fn errors_name_the_file_and_the_problem() {
             "keys.json: API key id 1b3f1f3e-8c1a-4c3e-9d0a-6a7c2b5e4f10 appears twice",
         ),
         (
+            r#"{"services": [{"id": "26785a09-ab16-4eb0-8407-a37497a57506", "active": true, "api_keys": [{"id": "1b3f1f3e-8c1a-4c3e-9d0a-6a7c2b5e4f10", "secret": "shared-secret", "key_type": "normal"}, {"id": "5a2d7c1e-0f4b-4e8a-9b6c-3d2e1f0a9b8c", "secret": "shared-secret", "key_type": "test", "expiry_date": "2026-11-22T10:00:00Z"}]}]}"#,
+            "keys.json: service 26785a09-ab16-4eb0-8407-a37497a57506: API keys 1b3f1f3e-8c1a-4c3e-9d0a-6a7c2b5e4f10 and 5a2d7c1e-0f4b-4e8a-9b6c-3d2e1f0a9b8c have the same secret (a token signed with it would be answered as either key)",
+        ),
+        (
             r#"{"services": [], "internal_clients": {"notify-admin": ["ok", ""]}}"#,
             "keys.json: internal_clients.notify-admin: a secret is empty",
         ),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 /// A store that always fails, counting its calls.
 struct FailingStore(AtomicUsize);
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for FailingStore {
     async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         self.0.fetch_add(1, Ordering::SeqCst);
@@ -117,7 +117,7 @@ struct SlowClockStore {
     clock: Arc<AtomicI64>,
 }
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for SlowClockStore {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         self.clock.fetch_add(100, Ordering::SeqCst);
@@ -152,10 +152,21 @@ async fn the_time_is_taken_when_the_request_arrives() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
-/// An inner service that is ready only once it has been polled twice.
-#[derive(Clone)]
+/// An inner service that is ready only once it has been polled twice, each clone on its
+/// own: a clone starts unready (as a clone of a real service may be, tower's "be careful when
+/// cloning inner services"), and a call on an unready instance answers "unready".
 struct SlowToReady {
-    polls: Arc<AtomicUsize>,
+    polls: usize,
+    total_polls: Arc<AtomicUsize>,
+}
+
+impl Clone for SlowToReady {
+    fn clone(&self) -> Self {
+        SlowToReady {
+            polls: 0,
+            total_polls: self.total_polls.clone(),
+        }
+    }
 }
 
 impl tower::Service<Request<Full<Bytes>>> for SlowToReady {
@@ -164,7 +175,9 @@ impl tower::Service<Request<Full<Bytes>>> for SlowToReady {
     type Future = std::future::Ready<Result<Self::Response, Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        if self.polls.fetch_add(1, Ordering::SeqCst) == 0 {
+        self.total_polls.fetch_add(1, Ordering::SeqCst);
+        self.polls += 1;
+        if self.polls < 2 {
             cx.waker().wake_by_ref();
             Poll::Pending
         } else {
@@ -173,7 +186,12 @@ impl tower::Service<Request<Full<Bytes>>> for SlowToReady {
     }
 
     fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
-        std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(b"ready")))))
+        let body: &'static [u8] = if self.polls >= 2 {
+            b"ready"
+        } else {
+            b"unready"
+        };
+        std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(body)))))
     }
 }
 
@@ -183,7 +201,8 @@ async fn poll_ready_is_the_inner_services() {
     let mut service = NotifyAuthLayer::new(store())
         .clock(|| NOW)
         .layer(SlowToReady {
-            polls: polls.clone(),
+            polls: 0,
+            total_polls: polls.clone(),
         });
     let waker = futures_waker();
     let mut cx = Context::from_waker(&waker);

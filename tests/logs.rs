@@ -103,7 +103,7 @@ async fn notify_success_line_and_rejections_with_ids() {
 
 struct FailingStore;
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for FailingStore {
     async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         Err(KeyStoreError::new("connection refused (db.internal:5432)"))
@@ -169,7 +169,7 @@ async fn a_missing_layer_is_a_500_logged_at_error() {
 
 struct PanickingStore;
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for PanickingStore {
     async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         panic!("index out of bounds in the store")

@@ -8,9 +8,10 @@
 //! fresh ids, so they never see each other's rows.
 #![cfg(feature = "postgres")]
 
+mod skip;
+
 use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use notify_auth::store::{
 use notify_auth::{
     ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, Service,
 };
+use skip::skipped;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 use tokio::sync::{Mutex, MutexGuard};
 use tower::{Layer, ServiceExt, service_fn};
@@ -52,13 +54,6 @@ fn database_url(test: &str) -> Option<String> {
             None
         }
     }
-}
-
-/// Says a test was skipped on the stderr handle itself, which the test harness does not
-/// capture.
-fn skipped(why: &str) {
-    let line = format!("skipped: {why}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 fn log_to_test_output() {
@@ -228,11 +223,7 @@ async fn through_layer(store: impl KeyStore, service: Uuid, secret: &str) -> (St
 }
 
 fn principal(service: Uuid, key: Uuid, key_type: KeyType) -> Principal {
-    Principal {
-        service_id: service,
-        api_key_id: key,
-        key_type,
-    }
+    Principal::new(service, key, key_type)
 }
 
 /// A store that counts the calls reaching it.
@@ -241,7 +232,7 @@ struct Counting<S> {
     calls: Arc<AtomicUsize>,
 }
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl<S: KeyStore> KeyStore for Counting<S> {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -664,6 +655,26 @@ async fn other_table_and_column_names() {
     assert!(error.contains(&bad_key.to_string()), "{error}");
     assert!(error.contains("live"), "{error}");
     assert!(!error.contains(bad_secret), "{error}");
+
+    // Two keys sharing a secret: the service is refused, naming both keys, never the secret.
+    let (twin_a, twin_b) = (fresh_id(), fresh_id());
+    for twin in [twin_a, twin_b] {
+        db.sql
+            .execute(
+                &format!("INSERT INTO {schema_name}.keys VALUES ($1, $2, $3, 'normal', NULL)"),
+                &[&twin, &service, &"the-twins-secret"],
+            )
+            .await
+            .unwrap();
+    }
+    let error = store.service(service).await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "API keys {twin_a} and {twin_b} have the same secret"
+        )),
+        "{error}"
+    );
+    assert!(!error.contains("the-twins-secret"), "{error}");
 
     // migrate() only knows the default names.
     assert!(store.migrate().await.is_err());

@@ -87,11 +87,7 @@ fn ok(service_id: Uuid, api_key_id: Uuid, key_type: KeyType) -> Verdict {
     (
         200,
         "",
-        Some(Principal {
-            service_id,
-            api_key_id,
-            key_type,
-        }),
+        Some(Principal::new(service_id, api_key_id, key_type)),
     )
 }
 

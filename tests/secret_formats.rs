@@ -8,6 +8,8 @@
 //! `itsdangerous==2.2.0` and `cryptography` (`pip install itsdangerous==2.2.0 cryptography`).
 //! Without the variable the test says it was skipped and passes.
 
+mod skip;
+
 use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::Path;
@@ -162,11 +164,9 @@ fn check_cases(
 #[test]
 fn secret_formats_match_the_python_libraries() {
     let Some(python) = non_empty_env("NOTIFY_AUTH_ORACLE_PYTHON") else {
-        // Written to the stderr handle itself, which the test harness does not capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: NOTIFY_AUTH_ORACLE_PYTHON is not set (set it to a Python with \
-             itsdangerous==2.2.0 and cryptography to check the secret formats against them)"
+        skip::skipped(
+            "NOTIFY_AUTH_ORACLE_PYTHON is not set (set it to a Python with \
+             itsdangerous==2.2.0 and cryptography to check the secret formats against them)",
         );
         return;
     };

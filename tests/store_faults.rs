@@ -42,7 +42,7 @@ impl FaultyStore {
     }
 }
 
-#[async_trait::async_trait]
+#[notify_auth::async_trait]
 impl KeyStore for FaultyStore {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);

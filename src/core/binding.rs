@@ -72,7 +72,7 @@ impl<'s> Authorized<'s> {
         method: &str,
         path: &str,
     ) -> Result<(), AuthError> {
-        let mac = self.secret.mac(&[method.as_bytes(), b" ", path.as_bytes()]);
+        let mac = || self.secret.mac(&[method.as_bytes(), b" ", path.as_bytes()]);
         self.check(mode, self.req, true, mac, ErrorKind::RequestMismatch)
     }
 
@@ -94,16 +94,17 @@ impl<'s> Authorized<'s> {
         body: &[u8],
         has_body: bool,
     ) -> Result<(), AuthError> {
-        let mac = self.secret.mac(&[body]);
+        let mac = || self.secret.mac(&[body]);
         self.check(mode, self.pay, has_body, mac, ErrorKind::PayloadMismatch)
     }
 
+    /// Judges `claim` against the MAC (computed only when there is a claim to compare).
     fn check(
         &self,
         mode: RequestBinding,
         claim: BindingClaim,
         required: bool,
-        mac: [u8; 32],
+        mac: impl FnOnce() -> [u8; 32],
         kind: ErrorKind,
     ) -> Result<(), AuthError> {
         let ok = match (mode, claim) {
@@ -114,7 +115,7 @@ impl<'s> Authorized<'s> {
             (_, BindingClaim::Text(text)) => {
                 let mut expected = [0u8; 44];
                 let n = STANDARD
-                    .encode_slice(mac, &mut expected)
+                    .encode_slice(mac(), &mut expected)
                     .expect("32 bytes encode to 44 characters");
                 debug_assert_eq!(n, 44);
                 bool::from(expected.ct_eq(&text))

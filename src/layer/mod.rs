@@ -66,6 +66,24 @@ mod private {
     impl Sealed for super::Public {}
     impl Sealed for super::Bound {}
     impl Sealed for super::Internal {}
+
+    /// The public-route schemes, with or without request binding: what the key store
+    /// settings apply to.
+    pub trait PublicScheme {
+        fn public_mut(&mut self) -> &mut super::Public;
+    }
+
+    impl PublicScheme for super::Public {
+        fn public_mut(&mut self) -> &mut super::Public {
+            self
+        }
+    }
+
+    impl PublicScheme for super::Bound {
+        fn public_mut(&mut self) -> &mut super::Public {
+            &mut self.public
+        }
+    }
 }
 
 fn authorization(headers: &HeaderMap) -> Authorization<'_> {
@@ -369,11 +387,17 @@ pub struct AuthLayer<A, R> {
 /// Authenticates public routes as Notify's API does, with keys from a [`KeyStore`].
 pub type NotifyAuthLayer<R = V2Errors> = AuthLayer<Public, R>;
 
+/// [`NotifyAuthLayer`] with request binding, as [`AuthLayer::request_binding`] makes it.
+pub type BoundNotifyAuthLayer<R = V2Errors> = AuthLayer<Bound, R>;
+
 /// Authenticates internal routes for one client id and its secrets (Notify's admin routes).
 pub type InternalAuthLayer<R = V1Errors> = AuthLayer<Internal, R>;
 
 /// The service made by [`NotifyAuthLayer`].
 pub type NotifyAuth<S, R = V2Errors> = Auth<S, Public, R>;
+
+/// The service made by [`BoundNotifyAuthLayer`].
+pub type BoundNotifyAuth<S, R = V2Errors> = Auth<S, Bound, R>;
 
 /// The service made by [`InternalAuthLayer`].
 pub type InternalAuth<S, R = V1Errors> = Auth<S, Internal, R>;
@@ -400,24 +424,26 @@ impl AuthLayer<Public, V2Errors> {
     }
 }
 
-impl<R> AuthLayer<Public, R> {
+impl<A: private::PublicScheme, R> AuthLayer<A, R> {
     /// Gives up on a key store lookup after `timeout`, answering 503 (see [`Rejection`]).
     ///
     /// The timer starts only if the store does not answer at once (the in-memory store
     /// always does), and needs a Tokio runtime with its time driver, as axum and hyper
     /// servers on Tokio have.
     pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.scheme.store_timeout = Some(timeout);
+        self.scheme.public_mut().store_timeout = Some(timeout);
         self
     }
 
     /// Waits for the key store as long as it takes (for runtimes other than Tokio; the store
     /// must then bound its own work).
     pub fn without_store_timeout(mut self) -> Self {
-        self.scheme.store_timeout = None;
+        self.scheme.public_mut().store_timeout = None;
         self
     }
+}
 
+impl<R> AuthLayer<Public, R> {
     /// Binds tokens to their request (contract §10): checks the `req` and `pay` claims as
     /// `mode` asks, after every other check, in this order: `req`, the body's size
     /// ([`DEFAULT_MAX_BODY`], see [`AuthLayer::max_body_size`]), `pay`. Answers 403
@@ -450,18 +476,6 @@ impl<R> AuthLayer<Bound, R> {
     /// read further.
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.scheme.max_body = bytes;
-        self
-    }
-
-    /// As [`AuthLayer::store_timeout`] before request binding.
-    pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.scheme.public.store_timeout = Some(timeout);
-        self
-    }
-
-    /// As [`AuthLayer::without_store_timeout`] before request binding.
-    pub fn without_store_timeout(mut self) -> Self {
-        self.scheme.public.store_timeout = None;
         self
     }
 }

@@ -175,7 +175,8 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// Checks that service ids, key ids and client ids are unique, and builds the store.
+    /// Checks that service ids, key ids and client ids are unique and that no two keys of a
+    /// service share a secret, and builds the store.
     pub fn build(self) -> Result<MemoryStore, LoadError> {
         let err = |message: String| LoadError {
             origin: PathBuf::from("<builder>"),
@@ -190,6 +191,12 @@ impl MemoryStoreBuilder {
                 }
             }
             let id = service.id();
+            if let Some((a, b)) = service.keys_sharing_a_secret() {
+                return Err(err(format!(
+                    "service {id}: API keys {a} and {b} have the same secret (a token signed \
+                     with it would be answered as either key)"
+                )));
+            }
             if services.insert(id, Arc::new(service)).is_some() {
                 return Err(err(format!("service id {id} appears twice")));
             }

@@ -4,6 +4,8 @@
 //! # Implementing a key store
 //!
 //! A store answers one question: the record of the service with this id, if there is one.
+//! Implementing it needs only this crate: the trait is async, and the attribute that
+//! implements it is re-exported as `notify_auth::async_trait`.
 //! Return every key the service has, revoked ones included with their expiry date: the core
 //! applies Notify's seven-day visibility rule itself, the same way for every store. Report
 //! failures (a database that is down) as a [`KeyStoreError`]: the layer answers 500 with a
@@ -21,7 +23,7 @@
 //!     rows: HashMap<Uuid, Vec<(Uuid, String)>>,
 //! }
 //!
-//! #[async_trait::async_trait]
+//! #[notify_auth::async_trait]
 //! impl KeyStore for MyStore {
 //!     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
 //!         let Some(rows) = self.rows.get(&id) else {
@@ -99,17 +101,46 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 }
 
 /// A key store that could not answer. Its text is logged, never sent to the client.
+///
+/// Its `Display` includes the cause's text, and it has no `source()`, so that printing it
+/// with its chain of sources (as `anyhow` or a `tracing` error field does) says the cause
+/// once; [`KeyStoreError::cause`] gives the cause itself.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("key store error: {source}")]
+#[error("key store error: {cause}")]
 pub struct KeyStoreError {
-    source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    cause: Arc<dyn std::error::Error + Send + Sync + 'static>,
 }
 
 impl KeyStoreError {
     /// Wraps the cause.
-    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         KeyStoreError {
-            source: Arc::from(source.into()),
+            cause: Arc::from(cause.into()),
         }
+    }
+
+    /// The cause, for inspection (its text is already in this error's).
+    pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.cause
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::KeyStoreError;
+
+    #[test]
+    fn a_chain_of_sources_says_the_cause_once() {
+        let error = KeyStoreError::new(std::io::Error::other("the disk is on fire"));
+        let mut chain = vec![error.to_string()];
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        assert_eq!(chain, ["key store error: the disk is on fire"]);
+        assert_eq!(error.cause().to_string(), "the disk is on fire");
     }
 }

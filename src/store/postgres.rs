@@ -891,6 +891,12 @@ impl PostgresKeyStore {
                 problems.join("; ")
             )));
         }
+        if let Some((a, b)) = service.keys_sharing_a_secret() {
+            return Err(self.error(format_args!(
+                "service {id}: API keys {a} and {b} have the same secret (a token signed with \
+                 it would be answered as either key)"
+            )));
+        }
         Ok(service)
     }
 
