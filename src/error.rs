@@ -116,6 +116,7 @@ pub struct AuthError {
     kind: ErrorKind,
     service_id: Option<Uuid>,
     api_key_id: Option<Uuid>,
+    token_iat: Option<i64>,
 }
 
 impl AuthError {
@@ -125,6 +126,7 @@ impl AuthError {
             kind,
             service_id: None,
             api_key_id: None,
+            token_iat: None,
         }
     }
 
@@ -137,10 +139,26 @@ impl AuthError {
 
     pub(crate) fn for_key(kind: ErrorKind, service_id: Uuid, api_key_id: Uuid) -> Self {
         AuthError {
-            kind,
             service_id: Some(service_id),
             api_key_id: Some(api_key_id),
+            ..AuthError::new(kind)
         }
+    }
+
+    /// Attaches the token's `iat` (an integer, as Python's `int()` read it) to a clock
+    /// rejection, for the log line that says how far the client's clock is off.
+    pub(crate) fn with_token_iat(mut self, iat: Option<i64>) -> Self {
+        if self.kind == ErrorKind::Clock {
+            self.token_iat = iat;
+        }
+        self
+    }
+
+    /// For the clock rejection (`Error: Your system clock must be accurate to within 30
+    /// seconds`): the token's `iat` as an integer, when it has one. Clock skew is the most
+    /// common support question; the layer logs it with the server's time.
+    pub fn token_iat(&self) -> Option<i64> {
+        self.token_iat
     }
 
     /// Which answer this is.

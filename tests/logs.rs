@@ -64,6 +64,7 @@ async fn notify_success_line_and_rejections_with_ids() {
     let req = Request::builder()
         .uri("/v2/notifications/sms?secret=query")
         .header("authorization", &header)
+        .header("host", "api.notify.example")
         .header("user-agent", "NOTIFY-API-PYTHON-CLIENT/10.0.0")
         .body(Full::new(Bytes::new()))
         .unwrap();
@@ -71,16 +72,43 @@ async fn notify_success_line_and_rejections_with_ids() {
     assert_eq!(response.status(), StatusCode::OK);
     let revoked = bearer(&token(S, NOW, K3_SECRET));
     service
+        .clone()
         .oneshot(request("/v2/x", &[revoked.as_bytes()]))
+        .await
+        .unwrap();
+    // No User-Agent and no host: Python's `None`, and the path alone.
+    let response = service
+        .clone()
+        .oneshot(request("/v2/y?q=1", &[header.as_bytes()]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // A clock 100 s behind: the token's iat, the server's time and the difference.
+    let early = bearer(&token(S, NOW - 100, K1_SECRET));
+    service
+        .oneshot(request("/v2/z", &[early.as_bytes()]))
         .await
         .unwrap();
     let logs = logs();
     let expected = format!(
-        "API authorised for service {S} with api key {K1}, using issuer NOTIFY-API-PYTHON-CLIENT/10.0.0 for URL: /v2/notifications/sms"
+        "API authorised for service {S} with api key {K1}, using issuer NOTIFY-API-PYTHON-CLIENT/10.0.0 for URL: http://api.notify.example/v2/notifications/sms"
     );
     assert!(logs.contains(&expected), "{logs}");
     assert!(
         logs.contains(&format!("service_id={S} api_key_id={K1} key_type=normal")),
+        "{logs}"
+    );
+    let expected = format!(
+        "API authorised for service {S} with api key {K1}, using issuer None for URL: /v2/y"
+    );
+    assert!(logs.contains(&expected), "{logs}");
+    let skew = format!(
+        "token_iat={} local_unix_time={NOW} skew_seconds=-100",
+        NOW - 100
+    );
+    assert!(
+        logs.contains("API request rejected: Error: Your system clock must be accurate")
+            && logs.contains(&skew),
         "{logs}"
     );
     assert!(

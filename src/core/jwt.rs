@@ -67,6 +67,16 @@ pub(crate) enum Time {
     At(i64),
 }
 
+impl Time {
+    /// The integer value, if there is one.
+    pub(crate) fn value(self) -> Option<i64> {
+        match self {
+            Time::At(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
 /// The claims, reduced to what the key loop reads.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Claims {

@@ -320,7 +320,8 @@ impl<'s> KeyLoop<'_, 's> {
                 Ok(Authorized::new(principal, key.secret(), &self.jwt.claims))
             }
             Outcome::Stop(kind, Some((_, key))) => {
-                Err(AuthError::for_key(kind, service_id, key.id()))
+                Err(AuthError::for_key(kind, service_id, key.id())
+                    .with_token_iat(self.jwt.claims.iat.value()))
             }
             Outcome::Stop(kind, None) => Err(AuthError::for_service(kind, service_id)),
             Outcome::NoMatch => Err(AuthError::for_service(ErrorKind::KeyNotFound, service_id)),
@@ -381,7 +382,9 @@ impl<'a> InternalToken<'a> {
         let mut secrets = secrets.iter().map(|s| (s, ()));
         match key_loop(&self.jwt, &mut secrets, now, usize::MAX) {
             Some(Outcome::Matched(())) => Ok(()),
-            Some(Outcome::Stop(kind, _)) => Err(kind.into()),
+            Some(Outcome::Stop(kind, _)) => {
+                Err(AuthError::from(kind).with_token_iat(self.jwt.claims.iat.value()))
+            }
             Some(Outcome::NoMatch) | None => Err(ErrorKind::KeyNotFound.into()),
         }
     }

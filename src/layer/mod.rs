@@ -261,31 +261,60 @@ where
     }
 }
 
-/// Notify's success line.
+/// Notify's success line: `API authorised for service <id> with api key <id>, using issuer
+/// <User-Agent> for URL: <url>`, the URL as Flask's `request.base_url` gives it (scheme, host
+/// and path, no query string) and `None` for a missing User-Agent, as Python writes it. The
+/// ids are encoded once, for the message and the fields alike.
 fn log_public_success<B>(p: &Principal, request: &Request<B>) {
     // Nothing to prepare when nobody listens (the load test's servers log at warn).
     if !tracing::enabled!(target: AUTHORISED_TARGET, tracing::Level::INFO) {
         return;
     }
+    let (mut service_buf, mut key_buf) = (Uuid::encode_buffer(), Uuid::encode_buffer());
+    let service_id = &*p.service_id.hyphenated().encode_lower(&mut service_buf);
+    let api_key_id = &*p.api_key_id.hyphenated().encode_lower(&mut key_buf);
     let user_agent = request
         .headers()
         .get(header::USER_AGENT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()));
-    let user_agent = user_agent.as_deref().unwrap_or("");
-    let path = request.uri().path();
+    let user_agent = user_agent.as_deref().unwrap_or("None");
+    let url = BaseUrl(request);
     tracing::info!(
         target: AUTHORISED_TARGET,
-        service_id = %p.service_id,
-        api_key_id = %p.api_key_id,
+        service_id = %service_id,
+        api_key_id = %api_key_id,
         key_type = %p.key_type,
         user_agent,
-        path,
-        "API authorised for service {} with api key {}, using issuer {} for URL: {}",
-        p.service_id,
-        p.api_key_id,
-        user_agent,
-        path,
+        url = %url,
+        "API authorised for service {service_id} with api key {api_key_id}, using issuer \
+         {user_agent} for URL: {url}",
     );
+}
+
+/// A request's URL without its query string, as Flask's `request.base_url`: scheme (that of
+/// the request's URI, else `http`), host (the URI's authority, else the `Host` header) and
+/// path; the path alone when neither names a host.
+struct BaseUrl<'a, B>(&'a Request<B>);
+
+impl<B> fmt::Display for BaseUrl<'_, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0.uri();
+        let host = uri.authority().map(|a| a.as_str()).or_else(|| {
+            self.0
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        match host {
+            Some(host) => write!(
+                f,
+                "{}://{host}{}",
+                uri.scheme_str().unwrap_or("http"),
+                uri.path()
+            ),
+            None => f.write_str(uri.path()),
+        }
+    }
 }
 
 type StoreFuture<'a> =
@@ -583,7 +612,7 @@ where
                     Ok(request)
                 }
                 Err(rejection) => {
-                    log_rejection(&rejection);
+                    log_rejection(&rejection, now);
                     let mut response = rejection_response.response(&rejection);
                     response.extensions_mut().insert(rejection);
                     Err(response)
@@ -601,7 +630,9 @@ where
     }
 }
 
-fn log_rejection(rejection: &Rejection) {
+/// The line of a rejected request; for the clock rejection, with the token's `iat`, the
+/// server's time (`now`, when the request arrived) and the difference, as Notify logs it.
+fn log_rejection(rejection: &Rejection, now: i64) {
     match rejection {
         Rejection::Auth(e) => tracing::info!(
             target: REJECTED_TARGET,
@@ -609,6 +640,9 @@ fn log_rejection(rejection: &Rejection) {
             kind = ?e.kind(),
             service_id = e.service_id().map(tracing::field::display),
             api_key_id = e.api_key_id().map(tracing::field::display),
+            token_iat = e.token_iat(),
+            local_unix_time = e.token_iat().map(|_| now),
+            skew_seconds = e.token_iat().map(|iat| iat.saturating_sub(now)),
             "API request rejected: {}",
             e.message()
         ),
