@@ -375,3 +375,57 @@ proptest! {
         }
     }
 }
+
+/// Under `Router::nest` and `nest_service` the inner router sees the path without its prefix,
+/// while the client signed the path it sent: `req` is checked against the original one.
+#[tokio::test]
+async fn nested_routers_check_the_path_the_client_sent() {
+    use axum::Router;
+    use axum::routing::post;
+
+    async fn who(principal: Principal) -> String {
+        principal.api_key_id.to_string()
+    }
+    let layer = NotifyAuthLayer::new(store())
+        .clock(|| NOW)
+        .request_binding(Required);
+    let inner = || {
+        Router::new()
+            .route("/notifications/sms", post(who))
+            .layer(layer.clone())
+    };
+    let apps: [(&str, Router); 2] = [
+        ("nest", Router::new().nest("/v2", inner())),
+        ("nest_service", Router::new().nest_service("/v2", inner())),
+    ];
+    for (name, app) in apps {
+        let send = |token: String| {
+            let app = app.clone();
+            async move {
+                let request = Request::builder()
+                    .method("POST")
+                    .uri("/v2/notifications/sms?x=1")
+                    .header("authorization", bearer(&token))
+                    .body(Body::from("{}"))
+                    .unwrap();
+                let response = app.oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                (status, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        let signed = bound("POST", "/v2/notifications/sms", Some(b"{}"));
+        assert_eq!(
+            send(signed).await,
+            (StatusCode::OK, K1.to_string()),
+            "{name}"
+        );
+        // The path the inner router sees is not what the client signed.
+        let inner_path = bound("POST", "/notifications/sms", Some(b"{}"));
+        assert_eq!(
+            send(inner_path).await,
+            denied("Invalid token: request"),
+            "{name}"
+        );
+    }
+}

@@ -200,7 +200,8 @@ impl<B: Send + 'static> Scheme<B> for Public {
 
 /// Public routes with request binding (contract §10): [`Public`]'s checks, then `req`, the
 /// body's size, and `pay`, as the [`RequestBinding`] mode asks. Made by
-/// [`AuthLayer::request_binding`].
+/// [`AuthLayer::request_binding`]. `req` is checked against the path the client sent: under
+/// axum's `Router::nest` or `nest_service`, the original one (`OriginalUri`, feature `axum`).
 ///
 /// Reading the body to check `pay` needs a body type that can be rebuilt from the bytes read
 /// (`From<Bytes>`: axum's `Body`, `http_body_util::Full<Bytes>`, …). The body is read only
@@ -232,7 +233,7 @@ where
         let token = PublicToken::parse(&authorization)?;
         let service = self.public.lookup(token.service_id()).await?;
         let authorized = authorize_key(&token, service.as_deref(), now).await?;
-        let (method, path) = (request.method().as_str(), request.uri().path());
+        let (method, path) = (request.method().as_str(), original_path(&request));
         authorized.check_request(self.mode, method, path)?;
         if request.body().is_end_stream() || !authorized.wants_payload(self.mode) {
             authorized.check_payload(self.mode, b"", false)?;
@@ -259,6 +260,17 @@ where
     fn log_success(&self, p: &Principal, request: &Request<B>) {
         log_public_success(p, request);
     }
+}
+
+/// The path the client sent, which `req` signs: axum's `OriginalUri` when the request went
+/// through an axum router (under `Router::nest` the inner router sees the path without its
+/// prefix), else the request's own.
+fn original_path<B>(request: &Request<B>) -> &str {
+    #[cfg(feature = "axum")]
+    if let Some(original) = request.extensions().get::<axum::extract::OriginalUri>() {
+        return original.0.path();
+    }
+    request.uri().path()
 }
 
 /// Notify's success line: `API authorised for service <id> with api key <id>, using issuer
