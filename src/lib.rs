@@ -53,7 +53,6 @@ pub mod error;
 pub mod layer;
 pub mod model;
 pub mod store;
-#[cfg(any(feature = "rust-crypto", feature = "aws-lc-rs"))]
 pub mod token;
 
 /// The attribute that implements [`KeyStore`] (an async trait), re-exported so that an

@@ -1,9 +1,10 @@
 //! Helpers for clients and tests: minting Notify tokens and reading combined API keys.
 //!
-//! Tokens are made exactly as the official clients make them: header
-//! `{"alg":"HS256","typ":"JWT"}`, claims `{"iss": <client id>, "iat": <unix seconds>}`, signed
-//! with `jsonwebtoken` using the crypto backend chosen by this crate's features
-//! (`rust-crypto`, the default, or `aws-lc-rs`).
+//! Tokens are made exactly as the official Python client makes them (PyJWT): header
+//! `{"alg":"HS256","typ":"JWT"}`, claims `{"iss": <client id>, "iat": <unix seconds>}` as
+//! compact JSON, HMAC-SHA256 over the two in unpadded base64url. HS256 needs nothing but the
+//! HMAC this crate verifies with: no JWT library, no process-wide crypto provider. (The tests,
+//! fuzz targets and benchmarks check these tokens against `jsonwebtoken`.)
 //!
 //! ```
 //! use notify_auth::token::{create_token, CombinedApiKey};
@@ -24,7 +25,7 @@ use uuid::Uuid;
 
 use crate::model::Secret;
 
-/// The error when a token cannot be made (an empty secret or client id, or a crypto failure).
+/// The error when a token cannot be made (an empty secret or client id).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot create a Notify token: {0}")]
 pub struct TokenError(String);
@@ -124,33 +125,30 @@ fn signature(secret: &str, parts: &[&[u8]]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Secret::new(secret).mac(parts))
 }
 
+/// `{"alg":"HS256","typ":"JWT"}` in unpadded base64url, as PyJWT writes it.
+const HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+
 fn encode(
     secret: &str,
     client_id: &str,
     claims: &impl serde::Serialize,
 ) -> Result<String, TokenError> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     if secret.is_empty() {
         return Err(TokenError("missing secret key".into()));
     }
     if client_id.is_empty() {
         return Err(TokenError("missing client id".into()));
     }
-    select_crypto_backend();
-    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
-    jsonwebtoken::encode(&header, claims, &key).map_err(|e| TokenError(e.to_string()))
-}
-
-/// With both backend features on (as `--all-features` does), jsonwebtoken cannot choose and
-/// would panic; this crate then installs aws-lc-rs, unless the application installed one.
-fn select_crypto_backend() {
-    #[cfg(all(feature = "rust-crypto", feature = "aws-lc-rs"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-        });
-    }
+    let claims = serde_json::to_vec(claims).map_err(|e| TokenError(e.to_string()))?;
+    let mut token = format!("{HEADER}.");
+    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+    let signature = Secret::new(secret).mac(&[token.as_bytes()]);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
 }
 
 fn unix_now() -> i64 {

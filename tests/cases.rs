@@ -295,6 +295,30 @@ async fn token_made_by_the_official_python_client() {
 async fn token_made_by_this_crates_helper() {
     let token = notify_auth::token::create_token_at(K2_SECRET, &S.to_string(), NOW).unwrap();
     public(&bearer(&token)).await.assert_ok(S, K2, "test");
+    // Byte for byte what the official Python client makes (the token above).
+    let python = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiIyNjc4NWEwOS1hYjE2LTRlYjAtODQwNy1hMzc0OTdhNTc1MDYiLCJpYXQiOjE3OTUzOTQ5MjJ9.UV7uWPAPqPXY14kWbGUAZGJDxaCQqYOIrJC6qQJVBzE";
+    assert_eq!(
+        notify_auth::token::create_token_at(K1_SECRET, &S.to_string(), 1_795_394_922).unwrap(),
+        python
+    );
+    // And what jsonwebtoken, the reference, verifies.
+    #[derive(serde::Deserialize, PartialEq, Debug)]
+    struct Claims {
+        iss: String,
+        iat: i64,
+    }
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    let key = jsonwebtoken::DecodingKey::from_secret(K2_SECRET.as_bytes());
+    let decoded = jsonwebtoken::decode::<Claims>(&token, &key, &validation).unwrap();
+    assert_eq!(
+        decoded.claims,
+        Claims {
+            iss: S.to_string(),
+            iat: NOW
+        }
+    );
 }
 
 #[tokio::test]
