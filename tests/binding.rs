@@ -9,7 +9,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use common::*;
 use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Either, Full};
 use notify_auth::core::RequestBinding::{self, Off, Required, VerifyIfPresent};
 use notify_auth::token::{create_bound_token_at, sign_payload, sign_request};
 use notify_auth::{NotifyAuthLayer, Principal};
@@ -32,7 +32,8 @@ async fn send(
         .clock(|| NOW)
         .request_binding(mode)
         .max_body_size(1024);
-    let handler = service_fn(|req: Request<Body>| async move {
+    // The body read to check `pay` comes on as `Left`, an untouched one as `Right`.
+    let handler = service_fn(|req: Request<Either<Full<Bytes>, Body>>| async move {
         let key = req.extensions().get::<Principal>().unwrap().api_key_id;
         let body = req.into_body().collect().await.unwrap().to_bytes();
         let text = format!("{key} {}", String::from_utf8_lossy(&body));

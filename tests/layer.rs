@@ -29,7 +29,11 @@ impl KeyStore for FailingStore {
     }
 }
 
-async fn body_of(response: Response<Full<Bytes>>) -> String {
+async fn body_of<B>(response: Response<B>) -> String
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
     String::from_utf8(
         response
             .into_body()

@@ -5,9 +5,12 @@
 //! [`InternalAuth`]) and a [`ResponseFuture`]. `poll_ready` is the inner service's; `call`
 //! takes the time, swaps in a clone of the ready inner service, and returns a future that
 //! authenticates (looking the service up in the store) and then calls it. Request and response
-//! bodies are generic; the default rejections need a response body that is `From<Bytes>`
-//! (axum's `Body`, `http_body_util::Full<Bytes>`, …), or supply your own with
-//! [`AuthLayer::rejection_response`].
+//! bodies are generic, whatever they are: the layer answers `Response<Either<R, B>>`, the
+//! rejection's body (`Full<Bytes>` for Notify's JSON, or your own with
+//! [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside
+//! compression, tracing, timeout and limit layers. With request binding, the inner service
+//! receives `Request<Either<Full<Bytes>, B>>`: the body read to check `pay`, or the request's
+//! own, untouched.
 //!
 //! On success the [`Principal`] (public) or [`InternalCaller`] (internal) is in the request's
 //! extensions. On failure the response carries the [`Rejection`] in its extensions.
@@ -29,7 +32,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, header};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use tower::{Layer, Service};
 use uuid::Uuid;
 
@@ -49,16 +52,19 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     /// What a successful request carries in its extensions.
     type Granted: Clone + Send + Sync + 'static;
 
-    /// Decides `request` at unix second `now`, and hands it back (with its body intact, even
+    /// The body the inner service receives.
+    type Body: Send + 'static;
+
+    /// Decides `request` at unix second `now`, and hands it on (with its body intact, even
     /// if the scheme had to read it).
     fn authorize(
         &self,
         request: Request<B>,
         now: i64,
-    ) -> impl Future<Output = Result<(Request<B>, Self::Granted), Rejection>> + Send;
+    ) -> impl Future<Output = Result<(Request<Self::Body>, Self::Granted), Rejection>> + Send;
 
     /// Logs a success.
-    fn log_success(&self, granted: &Self::Granted, request: &Request<B>);
+    fn log_success(&self, granted: &Self::Granted, request: &Request<Self::Body>);
 }
 
 mod private {
@@ -183,6 +189,7 @@ impl Future for YieldNow {
 
 impl<B: Send + 'static> Scheme<B> for Public {
     type Granted = Principal;
+    type Body = B;
 
     async fn authorize(
         &self,
@@ -203,9 +210,10 @@ impl<B: Send + 'static> Scheme<B> for Public {
 /// [`AuthLayer::request_binding`]. `req` is checked against the path the client sent: under
 /// axum's `Router::nest` or `nest_service`, the original one (`OriginalUri`, feature `axum`).
 ///
-/// Reading the body to check `pay` needs a body type that can be rebuilt from the bytes read
-/// (`From<Bytes>`: axum's `Body`, `http_body_util::Full<Bytes>`, …). The body is read only
-/// when `pay` must be checked, up to the size limit, and handed on unchanged.
+/// Any request body will do, hyper's `Incoming` included. The body is read only when `pay`
+/// must be checked, up to the size limit, and handed on as `Either::Left(Full<Bytes>)` with
+/// the same bytes (its trailers, if it had any, are not: no Notify client sends them);
+/// otherwise the request's own body goes on untouched, as `Either::Right`.
 #[derive(Clone, Debug)]
 pub struct Bound {
     public: Public,
@@ -218,17 +226,18 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
 impl<B> Scheme<B> for Bound
 where
-    B: Body + From<Bytes> + Send + 'static,
+    B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Granted = Principal;
+    type Body = Either<Full<Bytes>, B>;
 
     async fn authorize(
         &self,
         request: Request<B>,
         now: i64,
-    ) -> Result<(Request<B>, Principal), Rejection> {
+    ) -> Result<(Request<Self::Body>, Principal), Rejection> {
         let authorization = authorization(request.headers());
         let token = PublicToken::parse(&authorization)?;
         let service = self.public.lookup(token.service_id()).await?;
@@ -237,7 +246,7 @@ where
         authorized.check_request(self.mode, method, path)?;
         if request.body().is_end_stream() || !authorized.wants_payload(self.mode) {
             authorized.check_payload(self.mode, b"", false)?;
-            return Ok((request, authorized.principal()));
+            return Ok((request.map(Either::Right), authorized.principal()));
         }
         let (parts, body) = request.into_parts();
         if body.size_hint().lower() > self.max_body as u64 {
@@ -252,12 +261,12 @@ where
         };
         authorized.check_payload(self.mode, &bytes, !bytes.is_empty())?;
         Ok((
-            Request::from_parts(parts, B::from(bytes)),
+            Request::from_parts(parts, Either::Left(Full::new(bytes))),
             authorized.principal(),
         ))
     }
 
-    fn log_success(&self, p: &Principal, request: &Request<B>) {
+    fn log_success(&self, p: &Principal, request: &Request<Self::Body>) {
         log_public_success(p, request);
     }
 }
@@ -395,6 +404,7 @@ impl InternalCaller {
 
 impl<B: Send + 'static> Scheme<B> for Internal {
     type Granted = InternalCaller;
+    type Body = B;
 
     async fn authorize(
         &self,
@@ -592,20 +602,20 @@ impl<S: fmt::Debug, A: fmt::Debug, R: fmt::Debug> fmt::Debug for Auth<S, A, R> {
     }
 }
 
-type Authorizing<ReqBody, Res> =
-    Pin<Box<dyn Future<Output = Result<Request<ReqBody>, Res>> + Send + 'static>>;
+type Authorizing<ReqBody, RejBody> =
+    Pin<Box<dyn Future<Output = Result<Request<ReqBody>, Response<RejBody>>> + Send + 'static>>;
 
 impl<S, A, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, A, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     A: Scheme<ReqBody>,
-    R: RejectionResponse<ResBody> + Clone + Send + 'static,
+    S: Service<Request<A::Body>, Response = Response<ResBody>> + Clone,
+    R: RejectionResponse + Clone + Send + 'static,
+    R::Body: Send + 'static,
     ReqBody: Send + 'static,
-    ResBody: Send + 'static,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<Either<R::Body, ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = ResponseFuture<S, A::Body, R::Body>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -616,7 +626,7 @@ where
         let now = self.layer.clock.now();
         let scheme = self.layer.scheme.clone();
         let mut rejection_response = self.layer.rejection.clone();
-        let authorize: Authorizing<ReqBody, Response<ResBody>> = Box::pin(async move {
+        let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
             match scheme.authorize(request, now).await {
                 Ok((mut request, granted)) => {
                     scheme.log_success(&granted, &request);
@@ -676,30 +686,31 @@ fn log_rejection(rejection: &Rejection, now: i64) {
 
 pin_project_lite::pin_project! {
     /// The future of [`NotifyAuth`] and [`InternalAuth`]: authenticate, then the inner
-    /// service's future.
-    pub struct ResponseFuture<S, ReqBody>
+    /// service's future. It answers the rejection's response (`Either::Left`) or the inner
+    /// service's (`Either::Right`).
+    pub struct ResponseFuture<S, ReqBody, RejBody>
     where
         S: Service<Request<ReqBody>>,
     {
         #[pin]
-        state: State<S::Future, ReqBody, S::Response>,
+        state: State<S::Future, ReqBody, RejBody>,
         service: S,
     }
 }
 
 pin_project_lite::pin_project! {
     #[project = StateProj]
-    enum State<F, ReqBody, Res> {
-        Authorize { authorize: Authorizing<ReqBody, Res> },
+    enum State<F, ReqBody, RejBody> {
+        Authorize { authorize: Authorizing<ReqBody, RejBody> },
         Inner { #[pin] future: F },
     }
 }
 
-impl<S, ReqBody> Future for ResponseFuture<S, ReqBody>
+impl<S, ReqBody, RejBody, ResBody> Future for ResponseFuture<S, ReqBody, RejBody>
 where
-    S: Service<Request<ReqBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    type Output = Result<S::Response, S::Error>;
+    type Output = Result<Response<Either<RejBody, ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -710,15 +721,19 @@ where
                         let future = this.service.call(request);
                         this.state.set(State::Inner { future });
                     }
-                    Err(response) => return Poll::Ready(Ok(response)),
+                    Err(response) => return Poll::Ready(Ok(response.map(Either::Left))),
                 },
-                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Inner { future } => {
+                    return future
+                        .poll(cx)
+                        .map(|result| result.map(|response| response.map(Either::Right)));
+                }
             }
         }
     }
 }
 
-impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+impl<S, ReqBody, RejBody> fmt::Debug for ResponseFuture<S, ReqBody, RejBody>
 where
     S: Service<Request<ReqBody>>,
 {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
 
 use crate::error::AuthError;
 use crate::store::KeyStoreError;
@@ -63,32 +64,43 @@ impl From<AuthError> for Rejection {
     }
 }
 
-/// Turns a [`Rejection`] into a response. Implemented by [`V2Errors`] (public routes, the
-/// default), [`V1Errors`] (internal routes), and by any `FnMut(&Rejection) -> Response<B>`
-/// closure that is `Clone + Send + 'static`:
+/// Turns a [`Rejection`] into a response, with a body of its own choosing: the layer answers
+/// `Response<Either<Self::Body, B>>` whatever the inner service's body `B` is, so it composes
+/// outside any body-changing middleware (compression, tracing, timeouts, limits).
+///
+/// Implemented by [`V2Errors`] (public routes, the default), [`V1Errors`] (internal routes),
+/// both with `Full<Bytes>` bodies, and by any `FnMut(&Rejection) -> Response<B>` closure that
+/// is `Clone + Send + 'static`:
 ///
 /// ```
-/// use http::{Response, StatusCode};
+/// use bytes::Bytes;
+/// use http::Response;
+/// use http_body_util::Full;
 /// use notify_auth::{MemoryStore, NotifyAuthLayer, Rejection};
 ///
 /// let layer = NotifyAuthLayer::new(MemoryStore::default()).rejection_response(
 ///     |rejection: &Rejection| {
-///         let mut response = Response::new(String::from("go away"));
+///         let mut response = Response::new(Full::new(Bytes::from_static(b"go away")));
 ///         *response.status_mut() = rejection.status();
 ///         response
 ///     },
 /// );
 /// # let _ = layer;
 /// ```
-pub trait RejectionResponse<B> {
+pub trait RejectionResponse {
+    /// The body of the responses it makes.
+    type Body;
+
     /// The response for `rejection`.
-    fn response(&mut self, rejection: &Rejection) -> Response<B>;
+    fn response(&mut self, rejection: &Rejection) -> Response<Self::Body>;
 }
 
-impl<B, F> RejectionResponse<B> for F
+impl<B, F> RejectionResponse for F
 where
     F: FnMut(&Rejection) -> Response<B>,
 {
+    type Body = B;
+
     fn response(&mut self, rejection: &Rejection) -> Response<B> {
         self(rejection)
     }
@@ -102,22 +114,23 @@ pub struct V2Errors;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct V1Errors;
 
-impl<B: From<Bytes>> RejectionResponse<B> for V2Errors {
-    fn response(&mut self, rejection: &Rejection) -> Response<B> {
+impl RejectionResponse for V2Errors {
+    type Body = Full<Bytes>;
+
+    fn response(&mut self, rejection: &Rejection) -> Response<Full<Bytes>> {
         json_response(rejection, AuthError::v2_body)
     }
 }
 
-impl<B: From<Bytes>> RejectionResponse<B> for V1Errors {
-    fn response(&mut self, rejection: &Rejection) -> Response<B> {
+impl RejectionResponse for V1Errors {
+    type Body = Full<Bytes>;
+
+    fn response(&mut self, rejection: &Rejection) -> Response<Full<Bytes>> {
         json_response(rejection, AuthError::v1_body)
     }
 }
 
-fn json_response<B: From<Bytes>>(
-    rejection: &Rejection,
-    body: fn(&AuthError) -> String,
-) -> Response<B> {
+fn json_response(rejection: &Rejection, body: fn(&AuthError) -> String) -> Response<Full<Bytes>> {
     let bytes = match rejection {
         Rejection::Auth(e) => Bytes::from(body(e)),
         Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
@@ -127,7 +140,7 @@ fn json_response<B: From<Bytes>>(
         )),
         Rejection::UnreadableBody => Bytes::from_static(UNREADABLE_BODY.as_bytes()),
     };
-    let mut response = Response::new(B::from(bytes));
+    let mut response = Response::new(Full::new(bytes));
     *response.status_mut() = rejection.status();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

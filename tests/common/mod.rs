@@ -180,7 +180,11 @@ impl Answer {
     }
 }
 
-async fn into_answer(response: Response<Full<Bytes>>) -> Answer {
+pub async fn into_answer<B>(response: Response<B>) -> Answer
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
     let status = response.status().as_u16();
     let content_type = response
         .headers()
