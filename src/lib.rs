@@ -64,7 +64,7 @@ pub use crate::error::{AuthError, ErrorKind, InvalidReason};
 pub use crate::layer::{
     BoundNotifyAuth, BoundNotifyAuthLayer, DEFAULT_STORE_TIMEOUT, InternalAuth, InternalAuthLayer,
     InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture,
-    V1Errors, V2Errors,
+    V1Errors, V2Errors, authorize_headers,
 };
 pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
 pub use crate::store::{KeyStore, KeyStoreError, LoadError, MemoryStore};

@@ -130,22 +130,68 @@ impl fmt::Debug for Public {
 impl Public {
     /// The service's record, through the panic guard and the timeout.
     async fn lookup(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
-        let lookup = Lookup {
-            future: self.store.service(id),
-            timeout: self.store_timeout,
-            deadline: None,
-        };
-        lookup.await
+        lookup(&*self.store, id, self.store_timeout).await
     }
+}
 
-    async fn decide(&self, headers: &HeaderMap, now: i64) -> Result<Principal, Rejection> {
-        let authorization = authorization(headers);
-        let token = PublicToken::parse(&authorization)?;
-        let service = self.lookup(token.service_id()).await?;
-        Ok(authorize_key(&token, service.as_deref(), now)
-            .await?
-            .principal())
-    }
+/// A store's answer, through the panic guard and, if given, the timeout.
+async fn lookup(
+    store: &dyn KeyStore,
+    id: Uuid,
+    timeout: Option<Duration>,
+) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
+    let lookup = Lookup {
+        future: store.service(id),
+        timeout,
+        deadline: None,
+    };
+    lookup.await
+}
+
+/// Decides a public request from its headers with `store`, at unix second `now` (taken when
+/// the request arrived): the layer's own path, for callers outside tower (a tonic
+/// interceptor, actix, a custom server). A store that panics is a [`Rejection::KeyStore`];
+/// bound the store's time yourself if it needs bounding (the layer's timeout is a layer
+/// setting). Answer a rejection with [`V2Errors`] to give Notify's exact response.
+///
+/// ```
+/// use http::HeaderMap;
+/// use notify_auth::{MemoryStore, RejectionResponse, V2Errors, authorize_headers};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::from_json_file("examples/keys.json")?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("authorization", "Bearer not-a-token".parse()?);
+/// let now = std::time::SystemTime::now()
+///     .duration_since(std::time::UNIX_EPOCH)?
+///     .as_secs() as i64;
+/// let rejection = authorize_headers(&headers, &store, now).await.unwrap_err();
+/// let response = V2Errors.response(&rejection);
+/// assert_eq!(response.status(), 403);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub async fn authorize_headers(
+    headers: &HeaderMap,
+    store: &dyn KeyStore,
+    now: i64,
+) -> Result<Principal, Rejection> {
+    decide(headers, store, None, now).await
+}
+
+/// Steps 1 to 9 for a public request, with the store's answer guarded.
+async fn decide(
+    headers: &HeaderMap,
+    store: &dyn KeyStore,
+    timeout: Option<Duration>,
+    now: i64,
+) -> Result<Principal, Rejection> {
+    let authorization = authorization(headers);
+    let token = PublicToken::parse(&authorization)?;
+    let service = lookup(store, token.service_id(), timeout).await?;
+    Ok(authorize_key(&token, service.as_deref(), now)
+        .await?
+        .principal())
 }
 
 /// The bytes hashed between two yields to the runtime (about 50 µs of work), so that a
@@ -196,7 +242,7 @@ impl<B: Send + 'static> Scheme<B> for Public {
         request: Request<B>,
         now: i64,
     ) -> Result<(Request<B>, Principal), Rejection> {
-        let principal = self.decide(request.headers(), now).await?;
+        let principal = decide(request.headers(), &*self.store, self.store_timeout, now).await?;
         Ok((request, principal))
     }
 
