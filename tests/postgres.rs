@@ -709,9 +709,15 @@ async fn secrets_signed_or_encrypted_as_the_forks_store_them() {
             let secret = fresh_secret();
             (fresh_id(), secret.clone(), older.encode(&secret))
         });
+        // One character changed inside the value (the last one could differ only in bits that
+        // base64 decoding ignores).
         let mut tampered = row(String::new());
-        tampered.2.pop();
-        tampered.2.push('x');
+        let swap = if tampered.2.as_bytes()[5] == b'A' {
+            "B"
+        } else {
+            "A"
+        };
+        tampered.2.replace_range(5..6, swap);
         for (id, _, stored) in [Some(&current), rotated.as_ref(), Some(&tampered)]
             .into_iter()
             .flatten()
@@ -873,6 +879,10 @@ async fn notify_tables_are_read_and_never_altered() {
     assert!(
         !store.stats().directory_complete,
         "without triggers the listener cannot keep a directory of services"
+    );
+    assert!(
+        store.stats().known_services >= 1,
+        "but the services it read skip the unknown-id lane"
     );
     assert_eq!(
         authenticate(&cache, service, &live_secret).await,
@@ -1289,18 +1299,49 @@ async fn unknown_services_never_reach_the_database() {
     eprintln!("a new service was found in {took:?}");
     assert!(took.is_some());
 
-    // A TRUNCATE (here simulated by its notification) makes the listener read the ids again;
-    // the directory stays right.
+    // A service that arrives without its notification (triggers off for this session) is
+    // unknown until a TRUNCATE's `*` makes the listener read the ids again.
+    let silent = fresh_id();
+    db.sql
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL session_replication_role = replica; \
+             INSERT INTO services (id, active) VALUES ('{silent}', true); COMMIT;"
+        ))
+        .await
+        .unwrap();
+    assert!(postgres.knows_absent(silent));
     db.sql
         .batch_execute(&format!("NOTIFY {INVALIDATION_CHANNEL}, '*'"))
         .await
         .unwrap();
     let reloaded = within(Duration::from_secs(2), || async {
-        postgres.stats().directory_complete && postgres.knows_absent(fresh_id())
+        postgres.stats().directory_complete && !postgres.knows_absent(silent)
     })
     .await;
-    assert!(reloaded.is_some());
+    assert!(reloaded.is_some(), "the ids were read again");
     assert!(!postgres.knows_absent(created) && !postgres.knows_absent(service));
+
+    // Heartbeats (the listener's own, or another process's) change nothing.
+    assert!(authenticate(&one.cache, service, &secret).await.is_ok());
+    let calls = one.cache.stats().store_calls;
+    db.sql
+        .batch_execute(&format!(
+            "NOTIFY {INVALIDATION_CHANNEL}, 'notify-auth-heartbeat 1 1'"
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(authenticate(&one.cache, service, &secret).await.is_ok());
+    assert_eq!(
+        one.cache.stats().store_calls,
+        calls,
+        "the cache was not cleared"
+    );
+
+    // A stopped listener leaves nothing trusted behind.
+    one.listener.abort();
+    assert!(!postgres.stats().directory_complete);
+    assert!(!postgres.knows_absent(fresh_id()));
 }
 
 /// Without a directory (no listener), lookups of ids the store has not seen are bounded: at

@@ -265,7 +265,8 @@ impl Schema {
     /// listener may trust its directory of ids). `$1` is the table's quoted name.
     fn has_triggers_sql() -> &'static str {
         "SELECT EXISTS (SELECT 1 FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid \
-         WHERE t.tgrelid = to_regclass($1) AND p.proname = 'notify_auth_keys_changed')"
+         WHERE t.tgrelid = to_regclass($1) AND p.proname = 'notify_auth_keys_changed' \
+         AND t.tgenabled <> 'D')"
     }
 
     /// Every service id, for the directory the invalidation listener keeps.
@@ -402,10 +403,16 @@ impl Directory {
         self.complete.load(Ordering::Acquire) && !self.contains(id)
     }
 
-    /// Replaces the ids with a complete set.
-    fn load(&self, ids: HashSet<Uuid>) {
+    /// Replaces the ids with every service id; `complete` says whether the set may answer
+    /// "no such service" (only while notifications keep it current).
+    fn load(&self, ids: HashSet<Uuid>, complete: bool) {
         *self.ids.write().unwrap_or_else(|e| e.into_inner()) = ids;
-        self.complete.store(true, Ordering::Release);
+        self.complete.store(complete, Ordering::Release);
+    }
+
+    /// Stops answering "no such service" from memory.
+    fn distrust(&self) {
+        self.complete.store(false, Ordering::Release);
     }
 
     fn len(&self) -> usize {
@@ -749,6 +756,7 @@ impl PostgresKeyStore {
         InvalidationListener {
             task: Some(task),
             status,
+            store: self.clone(),
         }
     }
 
@@ -1045,6 +1053,7 @@ struct Status {
 pub struct InvalidationListener {
     task: Option<JoinHandle<()>>,
     status: watch::Receiver<Status>,
+    store: PostgresKeyStore,
 }
 
 impl fmt::Debug for InvalidationListener {
@@ -1089,6 +1098,7 @@ impl InvalidationListener {
     pub fn abort(&self) {
         if let Some(task) = &self.task {
             task.abort();
+            self.store.inner.directory.distrust();
         }
     }
 
@@ -1118,7 +1128,7 @@ async fn listen<S: KeyStore + ?Sized>(
         let e = listen_once(&store, &cache, &status, &mut backoff).await;
         let was_listening = status.borrow().listening;
         status.send_modify(|s| s.listening = false);
-        directory.complete.store(false, Ordering::Release);
+        directory.distrust();
         if was_listening {
             tracing::warn!(
                 "notify-auth invalidation listener lost its connection to {target} ({e}); \
@@ -1135,12 +1145,27 @@ async fn listen<S: KeyStore + ?Sized>(
     }
 }
 
-/// The directory's ids, or `None` when the tables have no triggers to keep it current.
-type RowsFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<Vec<Row>>, tokio_postgres::Error>> + Send + 'a>>;
+/// The directory's ids, and whether the services table has the triggers that keep them
+/// current.
+type DirectoryFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(Vec<Row>, bool), tokio_postgres::Error>> + Send + 'a>>;
+
+/// A heartbeat on its way to the server.
+type HeartbeatFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
+
+/// How often the listener checks that its notifications still arrive: it sends one to itself
+/// and expects it back within [`HEARTBEAT_TIMEOUT`], else it reconnects (a half-open
+/// connection, or a pooler that does not pass notifications on). So the directory answers "no
+/// such service" from memory at most this long after notifications silently stopped.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The payload of the listener's own heartbeats: other listeners ignore them.
+const HEARTBEAT: &str = "notify-auth-heartbeat";
 
 /// Connects, listens, loads the directory and handles notifications until the connection
-/// fails; returns why.
+/// fails or a heartbeat does not come back; returns why.
 async fn listen_once<S: KeyStore + ?Sized>(
     store: &PostgresKeyStore,
     cache: &CachedKeyStore<S>,
@@ -1152,54 +1177,65 @@ async fn listen_once<S: KeyStore + ?Sized>(
         Ok(pair) => pair,
         Err(e) => return chain(&e),
     };
-    // LISTEN first, then read the ids: a service created in between is in both.
-    let command = format!("LISTEN {INVALIDATION_CHANNEL}");
-    let load_directory = || -> RowsFuture<'_> {
-        Box::pin(async { client.query(&inner.directory_sql, &[]).await.map(Some) })
-    };
-    // The directory is trusted only if the services table announces new services.
+    // LISTEN first, then read the ids: a service created in between is in both. The ids are
+    // loaded with or without triggers (known services then skip the unknown-id lane), and
+    // trusted to answer "no such service" only where the triggers keep them current.
     let services_table = table(&inner.schema.services_table).unwrap_or_default();
-    let mut loading: Option<RowsFuture<'_>> = Some(Box::pin(async {
+    let load_directory = || -> DirectoryFuture<'_> {
+        Box::pin(async {
+            let triggers = client
+                .query_one(Schema::has_triggers_sql(), &[&services_table])
+                .await?
+                .try_get::<_, bool>(0)?;
+            let rows = client.query(&inner.directory_sql, &[]).await?;
+            Ok((rows, triggers))
+        })
+    };
+    // Every request on `client` runs inside a future of the `select!` below, which also
+    // drives the connection: awaiting one in a branch's body would wait for ever.
+    let command = format!("LISTEN {INVALIDATION_CHANNEL}");
+    let mut loading: Option<DirectoryFuture<'_>> = Some(Box::pin(async {
         client.batch_execute(&command).await?;
-        let triggers = client
-            .query_one(Schema::has_triggers_sql(), &[&services_table])
-            .await?;
-        if !triggers.try_get::<_, bool>(0)? {
-            return Ok(None);
-        }
-        client.query(&inner.directory_sql, &[]).await.map(Some)
+        load_directory().await
     }));
+    let mut sending: Option<HeartbeatFuture<'_>> = None;
     // Ids notified while the directory loads: the load's snapshot may predate them.
     let mut noted = HashSet::new();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut beats, mut awaited): (u64, Option<(String, tokio::time::Instant)>) = (0, None);
     loop {
+        let overdue = async {
+            match &awaited {
+                Some((_, deadline)) => tokio::time::sleep_until(*deadline).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            rows = async {
+            loaded = async {
                 match loading.as_mut() {
                     Some(load) => load.await,
                     None => std::future::pending().await,
                 }
             }, if loading.is_some() => {
                 loading = None;
-                let known = match rows {
-                    Ok(Some(rows)) => {
-                        let mut ids: HashSet<Uuid> =
-                            rows.iter().filter_map(|row| row.try_get(0).ok()).collect();
-                        ids.extend(noted.drain());
-                        let count = ids.len();
-                        inner.directory.load(ids);
-                        format!("{count} services known")
-                    }
-                    Ok(None) => {
-                        tracing::warn!(
-                            "notify-auth invalidation listener: {} has no notify-auth triggers \
-                             (PostgresKeyStore::install_triggers): changes take the cache's TTL, \
-                             and unknown service ids are looked up in the database",
-                            inner.schema.services_table
-                        );
-                        "no triggers".to_owned()
-                    }
+                let (rows, triggers) = match loaded {
+                    Ok(loaded) => loaded,
                     Err(e) => return chain(&e),
                 };
+                let mut ids: HashSet<Uuid> =
+                    rows.iter().filter_map(|row| row.try_get(0).ok()).collect();
+                ids.extend(noted.drain());
+                let count = ids.len();
+                inner.directory.load(ids, triggers);
+                if !triggers {
+                    tracing::warn!(
+                        "notify-auth invalidation listener: {} has no notify-auth triggers \
+                         (PostgresKeyStore::install_triggers): changes take the cache's TTL, \
+                         and unknown service ids are looked up in the database",
+                        inner.schema.services_table
+                    );
+                }
                 if !status.borrow().listening {
                     *backoff = MIN_BACKOFF;
                     status.send_modify(|s| {
@@ -1208,14 +1244,48 @@ async fn listen_once<S: KeyStore + ?Sized>(
                     });
                     tracing::info!(
                         "notify-auth invalidation listener listening on {INVALIDATION_CHANNEL} \
-                         at {}, {known}",
-                        inner.target
+                         at {}, {count} services known{}",
+                        inner.target,
+                        if triggers { "" } else { " (no triggers)" }
                     );
                 }
+            }
+            _ = heartbeat.tick(), if awaited.is_none() && sending.is_none() => {
+                beats += 1;
+                let payload = format!("{HEARTBEAT} {} {beats}", std::process::id());
+                let deadline = tokio::time::Instant::now() + HEARTBEAT_TIMEOUT;
+                awaited = Some((payload.clone(), deadline));
+                let client = &client;
+                sending = Some(Box::pin(async move {
+                    client
+                        .query("SELECT pg_notify($1, $2)", &[&INVALIDATION_CHANNEL, &payload])
+                        .await
+                        .map(drop)
+                }));
+            }
+            sent = async {
+                match sending.as_mut() {
+                    Some(send) => send.await,
+                    None => std::future::pending().await,
+                }
+            }, if sending.is_some() => {
+                sending = None;
+                if let Err(e) = sent {
+                    return chain(&e);
+                }
+            }
+            () = overdue => {
+                return format!("no heartbeat came back within {HEARTBEAT_TIMEOUT:?}");
             }
             message = poll_fn(|cx| connection.poll_message(cx)) => match message {
                 Some(Ok(AsyncMessage::Notification(n))) => {
                     if n.channel() != INVALIDATION_CHANNEL {
+                        continue;
+                    }
+                    if n.payload().starts_with(HEARTBEAT) {
+                        if awaited.as_ref().is_some_and(|(payload, _)| payload == n.payload()) {
+                            awaited = None;
+                        }
                         continue;
                     }
                     match invalidate(cache, n.payload()).await {
@@ -1226,8 +1296,9 @@ async fn listen_once<S: KeyStore + ?Sized>(
                             }
                         }
                         Changed::Everything => {
-                            // A TRUNCATE, or a payload that names nothing: read the ids again.
-                            inner.directory.complete.store(false, Ordering::Release);
+                            // A TRUNCATE, or a payload that names nothing: read the ids (and
+                            // whether the triggers are there) again.
+                            inner.directory.distrust();
                             noted.clear();
                             loading = Some(load_directory());
                         }
