@@ -9,7 +9,8 @@
 //! `--secret-format itsdangerous|fernet` writes each secret as GOV.UK Notify / GC Notify or
 //! Notify.gov store it (keyed by `SECRET_KEY` and `DANGEROUS_SALT` from the environment), for
 //! the demo server's `--secret-format`. The URL may come from `DATABASE_URL` instead. The example applies the migration
-//! (`migrations/0001_notify_auth.sql`: the tables, the index and the notification triggers)
+//! (`migrations/0001_notify_auth.sql`, the tables and the index, and `0002`, the notification
+//! triggers)
 //! if needed, then inserts or updates every service and API key of the file in one
 //! transaction (`INSERT … ON CONFLICT (id) DO UPDATE`), and prints the counts. Rows that are
 //! in the database but not in the file are left alone. Internal clients are not stored in

@@ -97,6 +97,9 @@ fn differential_against_notify_on_postgres_fernet() {
 /// only, as `scripts/with-postgres` starts it), with `args` and `env` for the driver.
 #[cfg(feature = "postgres")]
 fn run_on_postgres(args: &[&str], env: &[(&str, &str)]) {
+    // One run at a time: they share the database, and a replayed seed gives them the same ids.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(url) = non_empty_env("NOTIFY_AUTH_DATABASE_URL") else {
         skip::skipped(
             "set NOTIFY_AUTH_DATABASE_URL (scripts/with-postgres does) to run the \

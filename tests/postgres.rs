@@ -986,6 +986,14 @@ async fn tls_modes_against_a_tls_only_server() {
     );
     let unknown_issuer = refused("sslmode=verify-full", "127.0.0.1").await;
     assert!(unknown_issuer.contains("UnknownIssuer"), "{unknown_issuer}");
+    // Checking the chain alone still checks it: another CA's certificates do not verify.
+    if let Some(other) = env("NOTIFY_AUTH_PG_OTHER_CA") {
+        for mode in ["verify-ca", "require", "verify-full"] {
+            let params = format!("sslmode={mode}&sslrootcert={other}");
+            let error = refused(&params, "127.0.0.2").await;
+            assert!(error.contains("UnknownIssuer"), "{mode}: {error}");
+        }
+    }
     let bad_file = PostgresKeyStore::builder(&url("127.0.0.1", "sslmode=verify-ca"))
         .build()
         .unwrap_err()

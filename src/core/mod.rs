@@ -81,10 +81,20 @@ pub const fn hmac_cost(len: usize) -> usize {
 ///
 /// Each value is trimmed of spaces and tabs, and several values are joined with `,`, as
 /// Notify's server does (a joined value can never authenticate).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Authorization<'a> {
     value: Option<Cow<'a, [u8]>>,
     too_long: bool,
+}
+
+/// Shows the value's length, never the value (it holds a token).
+impl std::fmt::Debug for Authorization<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("len", &self.value.as_ref().map(|v| v.len()))
+            .field("too_long", &self.too_long)
+            .finish()
+    }
 }
 
 impl<'a> Authorization<'a> {

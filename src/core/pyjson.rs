@@ -157,12 +157,17 @@ struct Scan {
 /// differently from Python: nesting depth, integer literals too long for `int()`, and lone
 /// surrogate escapes. Syntax errors are left to serde_json.
 fn scan(text: &str) -> Option<Scan> {
-    let b = text.as_bytes();
-    if cannot_differ(b) {
+    if cannot_differ(text.as_bytes()) {
         return Some(Scan {
             lone_surrogate_escapes: Vec::new(),
         });
     }
+    full_scan(text)
+}
+
+/// [`scan`] without the counting prefilter.
+fn full_scan(text: &str) -> Option<Scan> {
+    let b = text.as_bytes();
     let mut lone = Vec::new();
     let mut depth = 0usize;
     let mut i = 0;
@@ -332,6 +337,32 @@ mod tests {
         assert!(text(format!("[\"{}\"]", digits(MAX_STR_DIGITS + 1)).as_bytes()).is_some());
     }
 
+    proptest::proptest! {
+        /// Whatever the counting prefilter settles, the full scan settles the same way.
+        #[test]
+        fn the_prefilter_agrees_with_the_full_scan(
+            text in "[\\[\\]{}\"\\\\u0-9a-f:,\\- ]{0,64}",
+            depth in 0usize..=MAX_DEPTH + 2,
+            digits in 0usize..=MAX_STR_DIGITS + 2,
+        ) {
+            let candidates = [
+                text.clone(),
+                format!("{}{text}{}", "[".repeat(depth), "]".repeat(depth)),
+                format!("[{}{text}]", "7".repeat(digits)),
+                format!("[\"{}\",{text}]", "7".repeat(digits)),
+            ];
+            for candidate in candidates {
+                if cannot_differ(candidate.as_bytes()) {
+                    let full = full_scan(&candidate);
+                    proptest::prop_assert!(
+                        full.as_ref().is_some_and(|s| s.lone_surrogate_escapes.is_empty()),
+                        "{candidate:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn strings_cut_short_end_the_scan() {
         for cut in [
@@ -342,7 +373,10 @@ mod tests {
             b"[\"abc",
             b"\"",
         ] {
-            assert!(scan(std::str::from_utf8(cut).unwrap()).is_some(), "{cut:?}");
+            assert!(
+                full_scan(std::str::from_utf8(cut).unwrap()).is_some(),
+                "{cut:?}"
+            );
         }
     }
 }

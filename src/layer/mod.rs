@@ -360,7 +360,8 @@ fn log_public_success<B>(p: &Principal, request: &Request<B>) {
 
 /// A request's URL without its query string, as Flask's `request.base_url`: scheme (that of
 /// the request's URI, else `http`), host (the URI's authority, else the `Host` header) and
-/// path; the path alone when neither names a host.
+/// the path the client sent (under axum's nested routers too); the path alone when neither
+/// names a host.
 struct BaseUrl<'a, B>(&'a Request<B>);
 
 impl<B> fmt::Display for BaseUrl<'_, B> {
@@ -377,9 +378,9 @@ impl<B> fmt::Display for BaseUrl<'_, B> {
                 f,
                 "{}://{host}{}",
                 uri.scheme_str().unwrap_or("http"),
-                uri.path()
+                original_path(self.0)
             ),
-            None => f.write_str(uri.path()),
+            None => f.write_str(original_path(self.0)),
         }
     }
 }
@@ -467,7 +468,7 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         tracing::info!(
             target: AUTHORISED_TARGET,
             client_id = caller.client_id(),
-            path = request.uri().path(),
+            path = original_path(request),
             "internal client authorised"
         );
     }

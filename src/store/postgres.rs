@@ -103,11 +103,9 @@ const VISIBILITY: time::Duration = time::Duration::days(7);
 /// query, so they are case-sensitive. Other names are refused by
 /// [`PostgresKeyStoreBuilder::build`].
 ///
-/// [`PostgresKeyStore::migrate`] creates only the default tables. With other names, create the
-/// tables yourself, and for [`PostgresKeyStore::spawn_invalidation_listener`] the triggers too: after applying
-/// [`MIGRATION`] once (or its two functions), `CREATE TRIGGER … AFTER INSERT OR UPDATE OR
-/// DELETE ON <keys table> FOR EACH ROW EXECUTE FUNCTION notify_auth_keys_changed('<service
-/// id column>')`, and the same on the services table with its id column.
+/// [`PostgresKeyStore::migrate`] creates only the default tables. With other names, the tables
+/// are yours; the invalidation triggers for them are [`Schema::triggers_sql`], which
+/// [`PostgresKeyStore::install_triggers`] applies.
 ///
 /// ```
 /// use notify_auth::store::Schema;
@@ -678,7 +676,9 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 impl PostgresKeyStore {
     /// Starts a builder for the database at `url`: a `postgres://user:password@host:port/db`
-    /// URL or a `host=… user=…` connection string (no TLS).
+    /// URL or a `host=… user=…` connection string, with libpq's `sslmode` and `sslrootcert`
+    /// in either (TLS over rustls: see the table in the crate's README, "In front of a real
+    /// … database").
     pub fn builder(url: &str) -> PostgresKeyStoreBuilder {
         PostgresKeyStoreBuilder {
             url: zeroize::Zeroizing::new(url.to_owned()),
@@ -727,10 +727,16 @@ impl PostgresKeyStore {
     ///
     /// It holds one dedicated connection, with the store's settings (not one of the pool),
     /// and runs `LISTEN` on [`INVALIDATION_CHANNEL`], whose notifications the triggers of
-    /// [`MIGRATION`] send. Once listening it loads every service id: from then on, a lookup
-    /// of an id that is not among them is answered "no such service" from memory, without a
-    /// query and without a cache entry, and each notification adds its id (a new service is
-    /// found as soon as a revocation would be) and drops the service from `cache`.
+    /// [`TRIGGERS`] send. Once listening it loads every service id. Where the services table
+    /// has the triggers (enabled), a lookup of an id that is not among them is then answered
+    /// "no such service" from memory, without a query and without a cache entry, and each
+    /// notification adds its id (a new service is found as soon as a revocation would be) and
+    /// drops the service from `cache`. Without the triggers the ids are only a list of services
+    /// known to exist, which skip the unknown-id lane.
+    ///
+    /// Every 10 s it sends a notification to itself, and reconnects if it does not come back
+    /// within 5 s (a half-open connection, a pooler that does not pass notifications on): a
+    /// silent loss of notifications never leaves a new service unknown for longer than that.
     ///
     /// If it cannot connect or the connection drops, it logs a warning and reconnects with
     /// backoff (100 ms doubling to 5 s), then reloads the ids. Meanwhile the directory is not
@@ -1067,8 +1073,9 @@ impl fmt::Debug for InvalidationListener {
 }
 
 impl InvalidationListener {
-    /// Whether the listener is connected, listening, and has loaded the directory of service
-    /// ids.
+    /// Whether the listener is connected, listening, and has read the service ids (trusted
+    /// to answer "no such service" only where the triggers are: see
+    /// [`PostgresStats::directory_complete`]).
     pub fn is_listening(&self) -> bool {
         self.status.borrow().listening
     }

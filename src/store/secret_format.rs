@@ -216,7 +216,9 @@ impl SecretFormat {
     /// `SECRET_KEY` (for `itsdangerous`, several keys separated by commas, oldest first and
     /// newest last, as GC Notify's list; for `fernet`, one key, commas included) and `salt` is
     /// `DANGEROUS_SALT` (GC Notify signs API keys with the salt `api_key`). `plain` needs
-    /// neither. A missing setting is an error naming it.
+    /// neither. A missing setting is an error naming it. (A GOV.UK Notify `SECRET_KEY` that
+    /// contains a comma cannot be given here: use [`SecretFormat::itsdangerous`] with the
+    /// whole key.)
     ///
     /// ```
     /// use notify_auth::store::SecretFormat;

@@ -212,8 +212,9 @@ impl TlsParams {
 fn take_tls_params(url: &str) -> Result<(String, TlsParams), KeyStoreError> {
     let mut params = TlsParams::default();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        // The query starts at the first `?` after the credentials (which end at an `@`).
-        let authority = url.rfind('@').unwrap_or(0);
+        // The query starts at the first `?` after the credentials, which end at the first `@`
+        // (tokio-postgres reads them so; an `@` in a password must be percent-encoded).
+        let authority = url.find('@').unwrap_or(0);
         let Some(query_at) = url[authority..].find('?').map(|i| authority + i) else {
             return Ok((url.to_owned(), params));
         };
@@ -434,10 +435,19 @@ mod tests {
             split("postgres://h/db"),
             ("postgres://h/db".to_owned(), None, None)
         );
-        // A `?` in an encoded password is not the query.
+        // A `?` in a password is not the query, and an `@` in the query is not the end of
+        // the credentials.
         assert_eq!(
             split("postgres://u:a?b@h/db").0,
             "postgres://u:a?b@h/db".to_owned()
+        );
+        assert_eq!(
+            split("postgres://u@h/db?sslmode=require&application_name=a@b"),
+            (
+                "postgres://u@h/db?application_name=a@b".to_owned(),
+                Some("require".to_owned()),
+                None
+            )
         );
     }
 
