@@ -1,5 +1,5 @@
-//! The decision allocates nothing on the success path: counted with an instrumented global
-//! allocator, in this test binary only.
+//! The decision allocates nothing on the success path, and the layer little more: counted
+//! with an instrumented global allocator, in this test binary only.
 //!
 //! (A JSON string with escapes, such as `"a\nb"`, costs one allocation: serde_json's scratch
 //! buffer. The official clients never write one.)
@@ -15,7 +15,10 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// Allocations made by `f` on this thread's watch (tests here run one at a time).
+/// The counts are process-wide: the tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Allocations made by `f` (the tests of this file run one at a time).
 fn allocations(f: impl Fn()) -> usize {
     f(); // warm up: one-time initialisation is not the request path
     let region = Region::new(GLOBAL);
@@ -25,6 +28,7 @@ fn allocations(f: impl Fn()) -> usize {
 
 #[test]
 fn deciding_allocates_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let store = store();
     let lookup = |id| store.get(id).map(|s| &**s);
     let official = bearer(&valid());
@@ -50,4 +54,54 @@ fn deciding_allocates_nothing() {
     }
     assert!(authenticate([official.as_bytes()], NOW, lookup).is_ok());
     assert!(authenticate([hand_rolled.as_bytes()], NOW, lookup).is_ok());
+}
+
+/// The layer around a no-op service on the success path. With the in-memory store: the boxed
+/// authorization future, and the three allocations `http::Extensions` takes to hold the
+/// principal (the map's box, its table, the boxed value). The store answers at once
+/// (`KeyStore::service_now`); a store that does not (here the same store behind a wrapper
+/// that only implements `service`) costs its boxed future, and the wrapped store's.
+#[test]
+fn the_layer_allocates_four_times_on_success() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use notify_auth::{KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Service};
+    use tower::{Layer, ServiceExt};
+    use uuid::Uuid;
+
+    struct AsyncOnly(MemoryStore);
+
+    #[notify_auth::async_trait]
+    impl KeyStore for AsyncOnly {
+        async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+            self.0.service(id).await
+        }
+    }
+
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let header = bearer(&valid());
+    let count = |store: Arc<dyn KeyStore>| {
+        let service = NotifyAuthLayer::from_shared(store)
+            .clock(|| NOW)
+            .layer(answering("ok"));
+        let decide = || {
+            let request = request("/v2/notifications", &[header.as_bytes()]);
+            let service = service.clone();
+            let mut cx = Context::from_waker(Waker::noop());
+            let region = Region::new(GLOBAL);
+            let mut response = std::pin::pin!(service.oneshot(request));
+            let Poll::Ready(response) = response.as_mut().poll(&mut cx) else {
+                panic!("the in-memory store answers at once");
+            };
+            let allocations = region.change().allocations;
+            assert_eq!(response.unwrap().status(), 200);
+            allocations
+        };
+        decide(); // warm up
+        decide()
+    };
+    assert_eq!(count(Arc::new(store())), 4);
+    assert_eq!(count(Arc::new(AsyncOnly(store()))), 6);
 }

@@ -215,3 +215,32 @@ async fn futures_join(handles: Vec<tokio::task::JoinHandle<Vec<String>>>) -> Vec
     }
     out
 }
+
+/// A store whose at-once answer (`KeyStore::service_now`) panics: caught the same way.
+struct PanicsAtOnce;
+
+#[notify_auth::async_trait]
+impl KeyStore for PanicsAtOnce {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        Ok(None)
+    }
+
+    fn service_now(&self, _: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        panic!("the store fell over at once")
+    }
+}
+
+#[tokio::test]
+async fn a_store_panicking_in_its_at_once_answer_answers_500() {
+    let layer = NotifyAuthLayer::new(PanicsAtOnce).clock(|| NOW);
+    let (status, body, rejection) = send(&layer).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, notify_auth::layer::KEY_STORE_ERROR_BODY);
+    let Some(Rejection::KeyStore(error)) = rejection else {
+        panic!("expected a key store rejection");
+    };
+    assert_eq!(
+        error.to_string(),
+        "key store error: the key store panicked: the store fell over at once"
+    );
+}

@@ -134,12 +134,18 @@ impl Public {
     }
 }
 
-/// A store's answer, through the panic guard and, if given, the timeout.
+/// A store's answer, through the panic guard and, if given, the timeout: at once when the
+/// store has it in memory ([`KeyStore::service_now`]), else through its future.
 async fn lookup(
     store: &dyn KeyStore,
     id: Uuid,
     timeout: Option<Duration>,
 ) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
+    match panic::catch_unwind(AssertUnwindSafe(|| store.service_now(id))) {
+        Ok(Some(answer)) => return answer.map_err(|e| Rejection::KeyStore(Arc::new(e))),
+        Ok(None) => {}
+        Err(payload) => return Err(panicked(payload)),
+    }
     let lookup = Lookup {
         future: store.service(id),
         timeout,
@@ -408,15 +414,7 @@ impl Future for Lookup<'_> {
                 return Poll::Ready(result.map_err(|e| Rejection::KeyStore(Arc::new(e))));
             }
             Ok(Poll::Pending) => {}
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-string payload".to_owned());
-                let error = KeyStoreError::new(format!("the key store panicked: {message}"));
-                return Poll::Ready(Err(Rejection::KeyStore(Arc::new(error))));
-            }
+            Err(payload) => return Poll::Ready(Err(panicked(payload))),
         }
         let Some(timeout) = this.timeout else {
             return Poll::Pending;
@@ -427,6 +425,17 @@ impl Future for Lookup<'_> {
         ready!(deadline.as_mut().poll(cx));
         Poll::Ready(Err(Rejection::KeyStoreTimeout(timeout)))
     }
+}
+
+/// The rejection for a key store that panicked, with the panic's message for the log.
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> Rejection {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".to_owned());
+    let error = KeyStoreError::new(format!("the key store panicked: {message}"));
+    Rejection::KeyStore(Arc::new(error))
 }
 
 /// Internal routes: the token's `iss` must be one client id, signed with one of its secrets.

@@ -153,6 +153,10 @@ impl KeyStore for MemoryStore {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         Ok(self.services.get(&id).cloned())
     }
+
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        Some(Ok(self.services.get(&id).cloned()))
+    }
 }
 
 /// Builds a [`MemoryStore`] in code.

@@ -87,6 +87,15 @@ pub trait KeyStore: Send + Sync + 'static {
         let _ = id;
         false
     }
+
+    /// The answer at once, when the store has it in memory: the layer asks this first, and
+    /// only calls [`KeyStore::service`] (a boxed future, as every async trait method) on
+    /// `None`, the default. A store whose answers are all in memory (the in-memory store)
+    /// answers every id here; it must give the same answer as [`KeyStore::service`].
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        let _ = id;
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -97,6 +106,10 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 
     fn knows_absent(&self, id: Uuid) -> bool {
         (**self).knows_absent(id)
+    }
+
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        (**self).service_now(id)
     }
 }
 
