@@ -59,8 +59,9 @@ fn deciding_allocates_nothing() {
 /// The layer around a no-op service on the success path. With the in-memory store: the boxed
 /// authorization future, and the three allocations `http::Extensions` takes to hold the
 /// principal (the map's box, its table, the boxed value). The store answers at once
-/// (`KeyStore::service_now`); a store that does not (here the same store behind a wrapper
-/// that only implements `service`) costs its boxed future, and the wrapped store's.
+/// (`KeyStore::service_now`), and so does a cache holding the service; a store that does not
+/// (here the same store behind a wrapper that only implements `service`) costs its boxed
+/// future, and the wrapped store's.
 #[test]
 fn the_layer_allocates_four_times_on_success() {
     use std::future::Future;
@@ -104,4 +105,15 @@ fn the_layer_allocates_four_times_on_success() {
     };
     assert_eq!(count(Arc::new(store())), 4);
     assert_eq!(count(Arc::new(AsyncOnly(store()))), 6);
+    // A cache hit costs what the in-memory store's lookup costs.
+    #[cfg(feature = "cache")]
+    {
+        let cache = notify_auth::store::CachedKeyStore::new(store());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(cache.service(S)).unwrap().unwrap();
+        assert_eq!(count(Arc::new(cache.clone())), 4);
+        assert_eq!(cache.stats().store_calls, 1);
+    }
 }

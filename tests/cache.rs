@@ -205,3 +205,30 @@ async fn ids_the_store_knows_to_be_absent_take_no_store_call() {
     );
     assert!(cache.knows_absent(Uuid::from_u128(1)) && !cache.knows_absent(S));
 }
+
+/// A found service is answered at once (`KeyStore::service_now`, no future), the same record
+/// moka holds, until it is invalidated or its TTL passes.
+#[tokio::test]
+async fn hits_are_answered_at_once_until_invalidated_or_expired() {
+    let cache = CachedKeyStore::builder(Counting::new(Duration::ZERO))
+        .ttl(Duration::from_millis(300))
+        .build();
+    assert!(cache.service_now(S).is_none(), "nothing is cached yet");
+    let loaded = cache.service(S).await.unwrap().unwrap();
+    let at_once = cache.service_now(S).unwrap().unwrap().unwrap();
+    assert!(Arc::ptr_eq(&loaded, &at_once), "one record, one key hint");
+    assert_eq!(cache.stats().hits, 1);
+    assert_eq!(calls(&cache), 1);
+
+    cache.invalidate(S).await;
+    assert!(cache.service_now(S).is_none(), "invalidated");
+    cache.service(S).await.unwrap().unwrap();
+    assert_eq!(calls(&cache), 2);
+    assert!(cache.service_now(S).is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(cache.service_now(S).is_none(), "expired with the TTL");
+    cache.invalidate_all();
+    // Unknown services are not held for the at-once answer (moka keeps them).
+    assert!(cache.service(Uuid::from_u128(7)).await.unwrap().is_none());
+    assert!(cache.service_now(Uuid::from_u128(7)).is_none());
+}

@@ -1,8 +1,9 @@
 //! A caching decorator for any [`KeyStore`] (feature `cache`), on `moka`.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -31,7 +32,10 @@ pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 /// - [`CachedKeyStore::invalidate`] drops one service at once (the PostgreSQL store's
 ///   listener calls it when a key is revoked or created);
 /// - an id the inner store knows to be absent ([`KeyStore::knows_absent`]) is answered at
-///   once, and takes no place in the cache.
+///   once, and takes no place in the cache;
+/// - a hit on a found service is answered at once too ([`KeyStore::service_now`]: a read lock
+///   and a hash lookup, as cheap as the in-memory store's lookup, with no future to box),
+///   from a map of what the cache's own loads fetched, under the same TTL and invalidation.
 ///
 /// Cached records also keep each service's "last matched key" hint warm.
 ///
@@ -50,6 +54,7 @@ pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 /// ```
 pub struct CachedKeyStore<S: ?Sized> {
     cache: Cache<Uuid, Option<Arc<Service>>>,
+    hot: Arc<Hot>,
     counters: Arc<Counters>,
     inner: Arc<S>,
 }
@@ -58,6 +63,7 @@ impl<S: ?Sized> Clone for CachedKeyStore<S> {
     fn clone(&self) -> Self {
         CachedKeyStore {
             cache: self.cache.clone(),
+            hot: self.hot.clone(),
             counters: self.counters.clone(),
             inner: self.inner.clone(),
         }
@@ -146,9 +152,55 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
             .build();
         CachedKeyStore {
             cache,
+            hot: Arc::new(Hot {
+                map: RwLock::default(),
+                ttl: self.ttl,
+                max: usize::try_from(self.max_services).unwrap_or(usize::MAX),
+            }),
             counters: Arc::default(),
             inner: Arc::new(self.inner),
         }
+    }
+}
+
+/// The found services the cache's own loads fetched, with their expiry, read synchronously:
+/// a hit is a read lock and a hash lookup, as cheap as the in-memory store's, where moka's
+/// reads are async. Same TTL as moka's, counted from when the load started; invalidation
+/// clears both. Unknown services stay in moka alone.
+struct Hot {
+    map: RwLock<HashMap<Uuid, (Arc<Service>, Instant)>>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl Hot {
+    fn get(&self, id: Uuid) -> Option<Arc<Service>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let (service, expires) = map.get(&id)?;
+        (Instant::now() < *expires).then(|| service.clone())
+    }
+
+    fn insert(&self, id: Uuid, service: Arc<Service>, loaded_at: Instant) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.max && !map.contains_key(&id) {
+            let now = Instant::now();
+            map.retain(|_, (_, expires)| *expires > now);
+            if map.len() >= self.max {
+                map.clear();
+            }
+        }
+        map.insert(id, (service, loaded_at + self.ttl));
+    }
+
+    fn remove(&self, id: Uuid) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    fn clear(&self) {
+        self.map.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -192,11 +244,13 @@ impl<S: KeyStore> CachedKeyStore<S> {
 impl<S: ?Sized> CachedKeyStore<S> {
     /// Forgets one service now: its next lookup goes to the store.
     pub async fn invalidate(&self, id: Uuid) {
+        self.hot.remove(id);
         self.cache.invalidate(&id).await;
     }
 
     /// Forgets every service now.
     pub fn invalidate_all(&self) {
+        self.hot.clear();
         self.cache.invalidate_all();
     }
 
@@ -219,18 +273,22 @@ impl<S: ?Sized> CachedKeyStore<S> {
 #[async_trait::async_trait]
 impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        if let Some(answer) = self.service_now(id) {
+            return answer;
+        }
         if let Some(found) = self.cache.get(&id).await {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(found);
         }
-        if self.inner.knows_absent(id) {
-            self.counters.known_absent.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
-        }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let load = async {
             self.counters.store_calls.fetch_add(1, Ordering::Relaxed);
-            self.inner.service(id).await
+            let started = Instant::now();
+            let answer = self.inner.service(id).await;
+            if let Ok(Some(service)) = &answer {
+                self.hot.insert(id, service.clone(), started);
+            }
+            answer
         };
         self.cache
             .try_get_with(id, load)
@@ -242,9 +300,13 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
         self.inner.knows_absent(id)
     }
 
-    /// An id the inner store knows to be absent, at once (a hit still takes `service`: the
-    /// cache's reads are async).
+    /// A found service the cache holds, or an id the inner store knows to be absent, at once;
+    /// anything else takes [`KeyStore::service`].
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        if let Some(found) = self.hot.get(id) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Ok(Some(found)));
+        }
         if self.inner.knows_absent(id) {
             self.counters.known_absent.fetch_add(1, Ordering::Relaxed);
             return Some(Ok(None));
