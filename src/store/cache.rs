@@ -31,9 +31,9 @@ pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 /// - concurrent misses for one service make one store call (single flight);
 /// - [`CachedKeyStore::invalidate`] drops one service at once (the PostgreSQL store's
 ///   listener calls it when a key is revoked or created);
-/// - an id the inner store knows to be absent ([`KeyStore::knows_absent`]) is answered at
-///   once, and takes no place in the cache;
-/// - a hit on a found service is answered at once too ([`KeyStore::service_now`]: a read lock
+/// - what the inner store answers at once ([`KeyStore::service_now`]: an id it knows to be
+///   absent, say) is answered so, and takes no place in the cache;
+/// - a hit on a found service is answered at once too (`service_now`: a read lock
 ///   and a hash lookup, as cheap as the in-memory store's lookup, with no future to box),
 ///   from a map of what the cache's own loads fetched, under the same TTL and invalidation.
 ///
@@ -94,8 +94,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that were not in the cache (and that the store did not know to be absent).
     pub misses: u64,
-    /// Lookups the store answered "no such service" from memory
-    /// ([`KeyStore::knows_absent`]): neither a store call nor a cache entry.
+    /// Lookups the store answered "no such service" at once ([`KeyStore::service_now`]):
+    /// neither a store call nor a cache entry.
     pub known_absent: u64,
     /// Calls made to the inner store (fewer than misses when concurrent misses coalesce).
     pub store_calls: u64,
@@ -296,21 +296,19 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
             .map_err(|shared: Arc<KeyStoreError>| (*shared).clone())
     }
 
-    fn knows_absent(&self, id: Uuid) -> bool {
-        self.inner.knows_absent(id)
-    }
-
-    /// A found service the cache holds, or an id the inner store knows to be absent, at once;
-    /// anything else takes [`KeyStore::service`].
+    /// A found service the cache holds, or what the inner store answers at once; anything
+    /// else takes [`KeyStore::service`].
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
         if let Some(found) = self.hot.get(id) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Some(Ok(Some(found)));
         }
-        if self.inner.knows_absent(id) {
-            self.counters.known_absent.fetch_add(1, Ordering::Relaxed);
-            return Some(Ok(None));
-        }
-        None
+        let answer = self.inner.service_now(id)?;
+        let counter = match answer {
+            Ok(None) => &self.counters.known_absent,
+            _ => &self.counters.hits,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Some(answer)
     }
 }

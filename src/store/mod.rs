@@ -79,19 +79,12 @@ pub trait KeyStore: Send + Sync + 'static {
     /// error if the store could not be read.
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError>;
 
-    /// Whether the store knows, from memory and at once, that no service has this id. A
-    /// cache in front of the store asks this before anything else, so a flood of made-up
-    /// ids neither reaches the store nor fills the cache. The default, `false`, means "ask
-    /// [`KeyStore::service`]"; a store answering `true` must answer `Ok(None)` there too.
-    fn knows_absent(&self, id: Uuid) -> bool {
-        let _ = id;
-        false
-    }
-
-    /// The answer at once, when the store has it in memory: the layer asks this first, and
-    /// only calls [`KeyStore::service`] (a boxed future, as every async trait method) on
-    /// `None`, the default. A store whose answers are all in memory (the in-memory store)
-    /// answers every id here; it must give the same answer as [`KeyStore::service`].
+    /// The answer at once, when the store has it in memory: the layer (and a cache in front
+    /// of the store) asks this first, and only calls [`KeyStore::service`] (a boxed future,
+    /// as every async trait method) on `None`, the default. A store whose answers are all in
+    /// memory (the in-memory store) answers every id here; one that knows which services
+    /// exist answers `Some(Ok(None))` for the others, so that a flood of made-up ids neither
+    /// reaches it nor fills a cache. It must give the same answer as [`KeyStore::service`].
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
         let _ = id;
         None
@@ -102,10 +95,6 @@ pub trait KeyStore: Send + Sync + 'static {
 impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
         (**self).service(id).await
-    }
-
-    fn knows_absent(&self, id: Uuid) -> bool {
-        (**self).knows_absent(id)
     }
 
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {

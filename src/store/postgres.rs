@@ -998,17 +998,18 @@ impl PostgresKeyStore {
 
 #[async_trait::async_trait]
 impl KeyStore for PostgresKeyStore {
-    fn knows_absent(&self, id: Uuid) -> bool {
-        let absent = self.inner.directory.knows_absent(id);
-        if absent {
-            self.inner.counters.absent.fetch_add(1, Ordering::Relaxed);
+    /// "No such service", at once, for an id outside a trusted directory.
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        if !self.inner.directory.knows_absent(id) {
+            return None;
         }
-        absent
+        self.inner.counters.absent.fetch_add(1, Ordering::Relaxed);
+        Some(Ok(None))
     }
 
     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
-        if self.knows_absent(id) {
-            return Ok(None);
+        if let Some(answer) = self.service_now(id) {
+            return answer;
         }
         let known = self.inner.directory.contains(id);
         let _lane = match known {
