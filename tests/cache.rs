@@ -203,7 +203,10 @@ async fn ids_the_store_knows_to_be_absent_take_no_store_call() {
             store_calls: 1
         }
     );
-    assert!(matches!(cache.service_now(Uuid::from_u128(1)), Some(Ok(None))));
+    assert!(matches!(
+        cache.service_now(Uuid::from_u128(1)),
+        Some(Ok(None))
+    ));
 }
 
 /// A found service is answered at once (`KeyStore::service_now`, no future), the same record

@@ -1220,12 +1220,7 @@ async fn listen_once<S: KeyStore + ?Sized>(
             }
         };
         tokio::select! {
-            loaded = async {
-                match loading.as_mut() {
-                    Some(load) => load.await,
-                    None => std::future::pending().await,
-                }
-            }, if loading.is_some() => {
+            loaded = pending_or(&mut loading), if loading.is_some() => {
                 loading = None;
                 let (rows, triggers) = match loaded {
                     Ok(loaded) => loaded,
@@ -1271,12 +1266,7 @@ async fn listen_once<S: KeyStore + ?Sized>(
                         .map(drop)
                 }));
             }
-            sent = async {
-                match sending.as_mut() {
-                    Some(send) => send.await,
-                    None => std::future::pending().await,
-                }
-            }, if sending.is_some() => {
+            sent = pending_or(&mut sending), if sending.is_some() => {
                 sending = None;
                 if let Err(e) = sent {
                     return chain(&e);
@@ -1317,6 +1307,15 @@ async fn listen_once<S: KeyStore + ?Sized>(
                 None => return "the server closed the connection".to_owned(),
             },
         }
+    }
+}
+
+/// The future in `slot`, or one that never finishes when there is none (a `select!` branch
+/// that is there only while its work is).
+async fn pending_or<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+    match slot.as_mut() {
+        Some(future) => future.await,
+        None => std::future::pending().await,
     }
 }
 
