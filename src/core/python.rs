@@ -178,6 +178,7 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
         }
     }
     let mut magnitude: u128 = 0;
+    let limit = (u128::MAX - u128::from(base - 1)) / u128::from(base);
     let mut digits = 0usize;
     let mut previous_underscore = false;
     let mut run = 0;
@@ -193,9 +194,12 @@ pub(crate) fn py_int(text: &str, base: u32) -> PyInt {
         let Some(value) = digit_value(c, base, &mut run) else {
             return PyInt::Invalid;
         };
-        magnitude = magnitude
-            .saturating_mul(u128::from(base))
-            .saturating_add(u128::from(value));
+        // Past the limit the value only saturates: no more 128-bit arithmetic.
+        magnitude = if magnitude <= limit {
+            magnitude * u128::from(base) + u128::from(value)
+        } else {
+            u128::MAX
+        };
         digits += 1;
     }
     if digits == 0 || previous_underscore || (base == 10 && digits > MAX_STR_DIGITS) {
