@@ -296,6 +296,18 @@ impl std::fmt::Debug for KeyLoop<'_, '_> {
 }
 
 impl<'s> KeyLoop<'_, 's> {
+    /// Whether the whole loop hashes at most `budget` bytes, counting every key of the
+    /// service (visible or not): [`KeyLoop::run`] with that budget then answers in one call.
+    pub fn fits(&self, budget: usize) -> bool {
+        self.too_long
+            || self
+                .service
+                .api_keys()
+                .len()
+                .saturating_mul(hmac_cost(self.jwt.signing_input.len()))
+                <= budget
+    }
+
     /// Runs the loop on until it has an answer, or until it has hashed about `budget` bytes
     /// (at least one HMAC, each costing [`hmac_cost`] of the token's signed part): `None`
     /// then, and the next call goes on where this one stopped.
@@ -619,6 +631,9 @@ mod tests {
         let cost = hmac_cost(token.jwt.signing_input.len()) as u64;
         let slice = 64 * 1024;
         let mut keys = token.key_loop(Some(&many), NOW).unwrap();
+        // `fits` says up front whether one call answers: the layer decides such loops at once.
+        assert!(!keys.fits(slice));
+        assert!(keys.fits(1_000 * cost as usize));
         let mut slices = Vec::new();
         let answer = loop {
             HMACS.with(|count| count.set(0));

@@ -3,8 +3,12 @@
 //!
 //! The shape follows tower-http's own middleware: a layer, a service ([`NotifyAuth`],
 //! [`InternalAuth`]) and a [`ResponseFuture`]. `poll_ready` is the inner service's; `call`
-//! takes the time, swaps in a clone of the ready inner service, and returns a future that
-//! authenticates (looking the service up in the store) and then calls it. Request and response
+//! takes the time and decides at once when nothing needs waiting for (the store has the
+//! service in memory, as [`MemoryStore`](crate::MemoryStore) and a cache hit do): it then
+//! calls the ready inner service itself, or answers the rejection, and allocates nothing but
+//! the request's extensions. Otherwise it swaps in a clone of the ready inner service and
+//! returns a future that authenticates (waiting for the store, or reading the body to check
+//! `pay`) and then calls it. Request and response
 //! bodies are generic, whatever they are: the layer answers `Response<Either<R, B>>`, the
 //! rejection's body (`Full<Bytes>` for Notify's JSON, or your own with
 //! [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside
@@ -65,9 +69,28 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
 
     /// Logs a success.
     fn log_success(&self, granted: &Self::Granted, request: &Request<Self::Body>);
+
+    /// Decides `request` at once when nothing needs waiting for (the store has the service in
+    /// memory, no body must be read, the key loop is short): the layer's `call` then needs no
+    /// future of its own. Otherwise the request comes back untouched, for
+    /// [`Scheme::authorize`].
+    #[doc(hidden)]
+    fn authorize_now(
+        &self,
+        request: Request<B>,
+        now: i64,
+    ) -> private::Now<B, Self::Body, Self::Granted>;
 }
 
 mod private {
+    /// What [`Scheme::authorize_now`](super::Scheme::authorize_now) did with a request.
+    pub enum Now<B, Body, Granted> {
+        /// Decided without waiting.
+        Decided(Result<(http::Request<Body>, Granted), super::Rejection>),
+        /// Something must be waited for: the request back, untouched.
+        Pending(http::Request<B>),
+    }
+
     pub trait Sealed {}
     impl Sealed for super::Public {}
     impl Sealed for super::Bound {}
@@ -134,6 +157,18 @@ impl Public {
     }
 }
 
+/// A store's answer if it has one at once ([`KeyStore::service_now`]), through the panic
+/// guard.
+fn lookup_now(
+    store: &dyn KeyStore,
+    id: Uuid,
+) -> Option<Result<Option<Arc<ServiceRecord>>, Rejection>> {
+    match panic::catch_unwind(AssertUnwindSafe(|| store.service_now(id))) {
+        Ok(answer) => answer.map(|answer| answer.map_err(|e| Rejection::KeyStore(Arc::new(e)))),
+        Err(payload) => Some(Err(panicked(payload))),
+    }
+}
+
 /// A store's answer, through the panic guard and, if given, the timeout: at once when the
 /// store has it in memory ([`KeyStore::service_now`]), else through its future.
 async fn lookup(
@@ -141,10 +176,8 @@ async fn lookup(
     id: Uuid,
     timeout: Option<Duration>,
 ) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
-    match panic::catch_unwind(AssertUnwindSafe(|| store.service_now(id))) {
-        Ok(Some(answer)) => return answer.map_err(|e| Rejection::KeyStore(Arc::new(e))),
-        Ok(None) => {}
-        Err(payload) => return Err(panicked(payload)),
+    if let Some(answer) = lookup_now(store, id) {
+        return answer;
     }
     let lookup = Lookup {
         future: store.service(id),
@@ -198,6 +231,36 @@ async fn decide(
     Ok(authorize_key(&token, service.as_deref(), now)
         .await?
         .principal())
+}
+
+/// Steps 1 to 9 for a public request when they need no waiting (the store answers at once,
+/// the key loop fits in one slice), then `finish` with the key that matched. `None` when
+/// something must be waited for: the caller then takes the async path, which repeats only
+/// the parsing.
+fn decide_now<T>(
+    headers: &HeaderMap,
+    store: &dyn KeyStore,
+    now: i64,
+    finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
+) -> Option<Result<T, Rejection>> {
+    let authorization = authorization(headers);
+    let token = match PublicToken::parse(&authorization) {
+        Ok(token) => token,
+        Err(e) => return Some(Err(e.into())),
+    };
+    let service = match lookup_now(store, token.service_id())? {
+        Ok(service) => service,
+        Err(rejection) => return Some(Err(rejection)),
+    };
+    let mut keys = match token.key_loop(service.as_deref(), now) {
+        Ok(keys) => keys,
+        Err(e) => return Some(Err(e.into())),
+    };
+    if !keys.fits(KEY_LOOP_SLICE) {
+        return None;
+    }
+    let answer = keys.run(KEY_LOOP_SLICE)?;
+    Some(answer.map_err(Rejection::from).and_then(finish))
 }
 
 /// The bytes hashed between two yields to the runtime (about 50 µs of work), so that a
@@ -254,6 +317,16 @@ impl<B: Send + 'static> Scheme<B> for Public {
 
     fn log_success(&self, p: &Principal, request: &Request<B>) {
         log_public_success(p, request);
+    }
+
+    fn authorize_now(&self, request: Request<B>, now: i64) -> private::Now<B, B, Principal> {
+        let decided = decide_now(request.headers(), &*self.store, now, |authorized| {
+            Ok(authorized.principal())
+        });
+        match decided {
+            Some(decided) => private::Now::Decided(decided.map(|p| (request, p))),
+            None => private::Now::Pending(request),
+        }
     }
 }
 
@@ -320,6 +393,29 @@ where
 
     fn log_success(&self, p: &Principal, request: &Request<Self::Body>) {
         log_public_success(p, request);
+    }
+
+    /// At once only for a request without a body to read (the body's end is known).
+    fn authorize_now(
+        &self,
+        request: Request<B>,
+        now: i64,
+    ) -> private::Now<B, Self::Body, Principal> {
+        if !request.body().is_end_stream() {
+            return private::Now::Pending(request);
+        }
+        let (method, path) = (request.method().as_str(), original_path(&request));
+        let decided = decide_now(request.headers(), &*self.public.store, now, |authorized| {
+            authorized.check_request(self.mode, method, path)?;
+            authorized.check_payload(self.mode, b"", false)?;
+            Ok(authorized.principal())
+        });
+        match decided {
+            Some(decided) => {
+                private::Now::Decided(decided.map(|p| (request.map(Either::Right), p)))
+            }
+            None => private::Now::Pending(request),
+        }
     }
 }
 
@@ -445,6 +541,19 @@ pub struct Internal {
     caller: InternalCaller,
 }
 
+impl Internal {
+    fn decide<B>(
+        &self,
+        request: Request<B>,
+        now: i64,
+    ) -> Result<(Request<B>, InternalCaller), Rejection> {
+        let authorization = authorization(request.headers());
+        let token = InternalToken::parse(&authorization, self.client.id())?;
+        token.authorize(self.client.secrets(), now)?;
+        Ok((request, self.caller.clone()))
+    }
+}
+
 /// The internal client a request to an internal route was authenticated as.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InternalCaller {
@@ -467,10 +576,12 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         request: Request<B>,
         now: i64,
     ) -> Result<(Request<B>, InternalCaller), Rejection> {
-        let authorization = authorization(request.headers());
-        let token = InternalToken::parse(&authorization, self.client.id())?;
-        token.authorize(self.client.secrets(), now)?;
-        Ok((request, self.caller.clone()))
+        self.decide(request, now)
+    }
+
+    /// Always at once: the client's secrets are in the layer.
+    fn authorize_now(&self, request: Request<B>, now: i64) -> private::Now<B, B, InternalCaller> {
+        private::Now::Decided(self.decide(request, now))
     }
 
     fn log_success(&self, caller: &InternalCaller, request: &Request<B>) {
@@ -680,21 +791,34 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The window is measured from the request's arrival, not from after the key lookup.
         let now = self.layer.clock.now();
+        let request = match self.layer.scheme.authorize_now(request, now) {
+            // Decided at once: no future to box, and the ready inner service is called here.
+            private::Now::Decided(Ok((request, granted))) => {
+                let request = granted_request(&self.layer.scheme, request, granted);
+                return ResponseFuture {
+                    state: State::Inner {
+                        future: self.inner.call(request),
+                    },
+                    service: None,
+                };
+            }
+            private::Now::Decided(Err(rejection)) => {
+                let mut rejection_response = self.layer.rejection.clone();
+                return ResponseFuture {
+                    state: State::Rejected {
+                        response: Some(rejected(&mut rejection_response, rejection, now)),
+                    },
+                    service: None,
+                };
+            }
+            private::Now::Pending(request) => request,
+        };
         let scheme = self.layer.scheme.clone();
         let mut rejection_response = self.layer.rejection.clone();
         let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
             match scheme.authorize(request, now).await {
-                Ok((mut request, granted)) => {
-                    scheme.log_success(&granted, &request);
-                    request.extensions_mut().insert(granted);
-                    Ok(request)
-                }
-                Err(rejection) => {
-                    log_rejection(&rejection, now);
-                    let mut response = rejection_response.response(&rejection);
-                    response.extensions_mut().insert(rejection);
-                    Err(response)
-                }
+                Ok((request, granted)) => Ok(granted_request(&scheme, request, granted)),
+                Err(rejection) => Err(rejected(&mut rejection_response, rejection, now)),
             }
         });
         // The inner service was driven to readiness by `poll_ready`: keep that one, leave
@@ -703,9 +827,32 @@ where
         let service = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
             state: State::Authorize { authorize },
-            service,
+            service: Some(service),
         }
     }
+}
+
+/// A granted request: logged, and carrying what was granted in its extensions.
+fn granted_request<A: Scheme<B>, B>(
+    scheme: &A,
+    mut request: Request<A::Body>,
+    granted: A::Granted,
+) -> Request<A::Body> {
+    scheme.log_success(&granted, &request);
+    request.extensions_mut().insert(granted);
+    request
+}
+
+/// The answer to a rejected request, logged, with the [`Rejection`] in its extensions.
+fn rejected<R: RejectionResponse>(
+    rejection_response: &mut R,
+    rejection: Rejection,
+    now: i64,
+) -> Response<R::Body> {
+    log_rejection(&rejection, now);
+    let mut response = rejection_response.response(&rejection);
+    response.extensions_mut().insert(rejection);
+    response
 }
 
 /// The line of a rejected request; for the clock rejection, with the token's `iat`, the
@@ -750,7 +897,9 @@ pin_project_lite::pin_project! {
     {
         #[pin]
         state: State<S::Future, ReqBody, RejBody>,
-        service: S,
+        // The ready inner service, while the authorization is pending (a request decided
+        // at once was handed to the inner service in `call`).
+        service: Option<S>,
     }
 }
 
@@ -759,6 +908,7 @@ pin_project_lite::pin_project! {
     enum State<F, ReqBody, RejBody> {
         Authorize { authorize: Authorizing<ReqBody, RejBody> },
         Inner { #[pin] future: F },
+        Rejected { response: Option<Response<RejBody>> },
     }
 }
 
@@ -774,11 +924,21 @@ where
             match this.state.as_mut().project() {
                 StateProj::Authorize { authorize } => match ready!(authorize.as_mut().poll(cx)) {
                     Ok(request) => {
-                        let future = this.service.call(request);
+                        let mut service = this
+                            .service
+                            .take()
+                            .expect("the service is kept until the authorization ends");
+                        let future = service.call(request);
                         this.state.set(State::Inner { future });
                     }
                     Err(response) => return Poll::Ready(Ok(response.map(Either::Left))),
                 },
+                StateProj::Rejected { response } => {
+                    let response = response
+                        .take()
+                        .expect("a future is not polled after it ends");
+                    return Poll::Ready(Ok(response.map(Either::Left)));
+                }
                 StateProj::Inner { future } => {
                     return future
                         .poll(cx)
