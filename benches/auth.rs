@@ -198,8 +198,8 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
-    // An axum router answering JSON, with the layer on its route and without (the demo
-    // server's shape, without the network).
+    // An axum router answering JSON, with the layer on its route, with a layer that changes
+    // nothing, and without (the demo server's shape, without the network).
     async fn whoami(p: Principal) -> axum::Json<Principal> {
         axum::Json(p)
     }
@@ -222,8 +222,16 @@ fn benches(c: &mut Criterion) {
             .body(axum::body::Body::empty())
             .unwrap()
     };
+    // What axum's `route_layer` costs by itself: a layer that changes nothing.
+    let identity: axum::Router = axum::Router::new()
+        .route("/v2/{*path}", axum::routing::get(anonymous))
+        .route_layer(tower::layer::layer_fn(|route| route));
     let mut g = c.benchmark_group("router");
-    for (name, router) in [("without_layer", open), ("with_layer", authed)] {
+    for (name, router) in [
+        ("without_layer", open),
+        ("with_identity_layer", identity),
+        ("with_layer", authed),
+    ] {
         g.bench_function(name, |b| {
             b.to_async(&rt).iter_batched(
                 request,

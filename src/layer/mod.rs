@@ -72,25 +72,22 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
 
     /// Decides `request` at once when nothing needs waiting for (the store has the service in
     /// memory, no body must be read, the key loop is short): the layer's `call` then needs no
-    /// future of its own. Otherwise the request comes back untouched, for
-    /// [`Scheme::authorize`].
+    /// future of its own, and hands the request on with [`Scheme::pass_on`]. `None` when
+    /// something must be waited for: [`Scheme::authorize`] then decides.
     #[doc(hidden)]
     fn authorize_now(
         &self,
-        request: Request<B>,
+        request: &Request<B>,
         now: i64,
-    ) -> private::Now<B, Self::Body, Self::Granted>;
+    ) -> Option<Result<Self::Granted, Rejection>>;
+
+    /// The request as the inner service receives it after [`Scheme::authorize_now`] granted
+    /// it (its body untouched).
+    #[doc(hidden)]
+    fn pass_on(request: Request<B>) -> Request<Self::Body>;
 }
 
 mod private {
-    /// What [`Scheme::authorize_now`](super::Scheme::authorize_now) did with a request.
-    pub enum Now<B, Body, Granted> {
-        /// Decided without waiting.
-        Decided(Result<(http::Request<Body>, Granted), super::Rejection>),
-        /// Something must be waited for: the request back, untouched.
-        Pending(http::Request<B>),
-    }
-
     pub trait Sealed {}
     impl Sealed for super::Public {}
     impl Sealed for super::Bound {}
@@ -319,14 +316,18 @@ impl<B: Send + 'static> Scheme<B> for Public {
         log_public_success(p, request);
     }
 
-    fn authorize_now(&self, request: Request<B>, now: i64) -> private::Now<B, B, Principal> {
-        let decided = decide_now(request.headers(), &*self.store, now, |authorized| {
+    fn authorize_now(
+        &self,
+        request: &Request<B>,
+        now: i64,
+    ) -> Option<Result<Principal, Rejection>> {
+        decide_now(request.headers(), &*self.store, now, |authorized| {
             Ok(authorized.principal())
-        });
-        match decided {
-            Some(decided) => private::Now::Decided(decided.map(|p| (request, p))),
-            None => private::Now::Pending(request),
-        }
+        })
+    }
+
+    fn pass_on(request: Request<B>) -> Request<B> {
+        request
     }
 }
 
@@ -398,24 +399,22 @@ where
     /// At once only for a request without a body to read (the body's end is known).
     fn authorize_now(
         &self,
-        request: Request<B>,
+        request: &Request<B>,
         now: i64,
-    ) -> private::Now<B, Self::Body, Principal> {
+    ) -> Option<Result<Principal, Rejection>> {
         if !request.body().is_end_stream() {
-            return private::Now::Pending(request);
+            return None;
         }
-        let (method, path) = (request.method().as_str(), original_path(&request));
-        let decided = decide_now(request.headers(), &*self.public.store, now, |authorized| {
+        let (method, path) = (request.method().as_str(), original_path(request));
+        decide_now(request.headers(), &*self.public.store, now, |authorized| {
             authorized.check_request(self.mode, method, path)?;
             authorized.check_payload(self.mode, b"", false)?;
             Ok(authorized.principal())
-        });
-        match decided {
-            Some(decided) => {
-                private::Now::Decided(decided.map(|p| (request.map(Either::Right), p)))
-            }
-            None => private::Now::Pending(request),
-        }
+        })
+    }
+
+    fn pass_on(request: Request<B>) -> Request<Self::Body> {
+        request.map(Either::Right)
     }
 }
 
@@ -542,15 +541,11 @@ pub struct Internal {
 }
 
 impl Internal {
-    fn decide<B>(
-        &self,
-        request: Request<B>,
-        now: i64,
-    ) -> Result<(Request<B>, InternalCaller), Rejection> {
-        let authorization = authorization(request.headers());
+    fn decide(&self, headers: &HeaderMap, now: i64) -> Result<InternalCaller, Rejection> {
+        let authorization = authorization(headers);
         let token = InternalToken::parse(&authorization, self.client.id())?;
         token.authorize(self.client.secrets(), now)?;
-        Ok((request, self.caller.clone()))
+        Ok(self.caller.clone())
     }
 }
 
@@ -576,12 +571,21 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         request: Request<B>,
         now: i64,
     ) -> Result<(Request<B>, InternalCaller), Rejection> {
-        self.decide(request, now)
+        let caller = self.decide(request.headers(), now)?;
+        Ok((request, caller))
     }
 
     /// Always at once: the client's secrets are in the layer.
-    fn authorize_now(&self, request: Request<B>, now: i64) -> private::Now<B, B, InternalCaller> {
-        private::Now::Decided(self.decide(request, now))
+    fn authorize_now(
+        &self,
+        request: &Request<B>,
+        now: i64,
+    ) -> Option<Result<InternalCaller, Rejection>> {
+        Some(self.decide(request.headers(), now))
+    }
+
+    fn pass_on(request: Request<B>) -> Request<B> {
+        request
     }
 
     fn log_success(&self, caller: &InternalCaller, request: &Request<B>) {
@@ -791,10 +795,10 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The window is measured from the request's arrival, not from after the key lookup.
         let now = self.layer.clock.now();
-        let request = match self.layer.scheme.authorize_now(request, now) {
+        match self.layer.scheme.authorize_now(&request, now) {
             // Decided at once: no future to box, and the ready inner service is called here.
-            private::Now::Decided(Ok((request, granted))) => {
-                let request = granted_request(&self.layer.scheme, request, granted);
+            Some(Ok(granted)) => {
+                let request = granted_request(&self.layer.scheme, A::pass_on(request), granted);
                 return ResponseFuture {
                     state: State::Inner {
                         future: self.inner.call(request),
@@ -802,7 +806,7 @@ where
                     service: None,
                 };
             }
-            private::Now::Decided(Err(rejection)) => {
+            Some(Err(rejection)) => {
                 let mut rejection_response = self.layer.rejection.clone();
                 return ResponseFuture {
                     state: State::Rejected {
@@ -811,8 +815,8 @@ where
                     service: None,
                 };
             }
-            private::Now::Pending(request) => request,
-        };
+            None => {}
+        }
         let scheme = self.layer.scheme.clone();
         let mut rejection_response = self.layer.rejection.clone();
         let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
