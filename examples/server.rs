@@ -212,16 +212,21 @@ async fn internal_whoami(caller: InternalCaller) -> Json<Value> {
 #[tokio::main]
 async fn main() -> ExitCode {
     // Lines are formatted on the request's task and written by a thread of their own, as
-    // production servers do, so a slow stderr never holds a worker. Not lossy: under a flood
-    // that outruns the writer, requests wait rather than lose Notify's lines (filter the
-    // rejections instead: `RUST_LOG=info,notify_auth::rejected=warn`).
+    // production servers do, so a slow stderr never holds a worker. The thread writes what
+    // has queued up in one system call (a buffer it flushes whenever the queue is empty),
+    // not one per line. Not lossy: under a flood that outruns the writer, requests wait
+    // rather than lose Notify's lines (filter the rejections instead:
+    // `RUST_LOG=info,notify_auth::rejected=warn`). Colours only on a terminal.
+    let stderr = std::io::stderr();
+    let ansi = std::io::IsTerminal::is_terminal(&stderr);
     let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stderr());
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, stderr));
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_ansi(ansi)
         .with_writer(writer)
         .init();
     let args = match parse_args() {
