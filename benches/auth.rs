@@ -15,7 +15,7 @@ use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use http::{Request, Response};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use notify_auth::core::authenticate;
 use notify_auth::token::create_token_at;
 use notify_auth::{
@@ -222,14 +222,27 @@ fn benches(c: &mut Criterion) {
             .body(axum::body::Body::empty())
             .unwrap()
     };
-    // What axum's `route_layer` costs by itself: a layer that changes nothing.
-    let identity: axum::Router = axum::Router::new()
-        .route("/v2/{*path}", axum::routing::get(anonymous))
-        .route_layer(tower::layer::layer_fn(|route| route));
+    // What axum's `route_layer` costs by itself (a layer that changes nothing), and with the
+    // two things the layer does besides deciding that axum makes cost: a response body that
+    // is not axum's own (axum boxes it), and a value in the request's extensions.
+    let route = || axum::Router::new().route("/v2/{*path}", axum::routing::get(anonymous));
+    let identity: axum::Router = route().route_layer(tower::layer::layer_fn(|route| route));
+    let either_body: axum::Router = route().route_layer(tower::ServiceBuilder::new().map_response(
+        |r: axum::response::Response| r.map(Either::<Full<Bytes>, axum::body::Body>::Right),
+    ));
+    let extension: axum::Router = route().route_layer(tower::ServiceBuilder::new().map_request(
+        |mut r: Request<axum::body::Body>| {
+            let nobody = Principal::new(Uuid::nil(), Uuid::nil(), KeyType::Normal);
+            r.extensions_mut().insert(nobody);
+            r
+        },
+    ));
     let mut g = c.benchmark_group("router");
     for (name, router) in [
         ("without_layer", open),
         ("with_identity_layer", identity),
+        ("with_either_body_layer", either_body),
+        ("with_extension_layer", extension),
         ("with_layer", authed),
     ] {
         g.bench_function(name, |b| {
