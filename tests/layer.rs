@@ -91,6 +91,93 @@ async fn the_store_is_not_called_for_tokens_that_fail_to_parse() {
     assert_eq!(store.0.load(Ordering::SeqCst), 0);
 }
 
+/// A store that counts how it is asked: at once (answering or not, as built) and through its
+/// future.
+struct CountingStore {
+    inner: MemoryStore,
+    answers_at_once: bool,
+    at_once: AtomicUsize,
+    awaited: AtomicUsize,
+}
+
+#[notify_auth::async_trait]
+impl KeyStore for CountingStore {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        self.awaited.fetch_add(1, Ordering::SeqCst);
+        self.inner.service(id).await
+    }
+
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+        self.at_once.fetch_add(1, Ordering::SeqCst);
+        self.answers_at_once
+            .then(|| self.inner.service_now(id))
+            .flatten()
+    }
+}
+
+/// The layer decides in `call` when it can, and otherwise goes on from what the store already
+/// answered there: one question to the store per request, whichever path decides it (a cache
+/// would otherwise count a hit twice).
+#[tokio::test]
+async fn the_store_is_asked_once_per_request() {
+    use notify_auth::{ApiKey, KeyType, Secret};
+
+    // 300 keys: trying them all takes more than one slice of the key loop, so even a store
+    // that answers at once leaves the decision to the async path, which yields between slices.
+    let many = (0..300u128).fold(Service::new(S, true), |service, i| {
+        service.with_key(ApiKey::new(
+            Uuid::from_u128(i + 1),
+            Secret::new(format!("secret-{i}")),
+            KeyType::Normal,
+        ))
+    });
+    let signed_by = |secret: &str| bearer(&token(S, NOW, secret));
+    for (answers_at_once, service, header, expected) in [
+        (true, None, bearer(&valid()), StatusCode::OK),
+        (false, None, bearer(&valid()), StatusCode::OK),
+        (
+            true,
+            Some(many.clone()),
+            signed_by("secret-299"),
+            StatusCode::OK,
+        ),
+        (
+            true,
+            Some(many.clone()),
+            signed_by(WRONG_SECRET),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            false,
+            Some(many.clone()),
+            signed_by("secret-299"),
+            StatusCode::OK,
+        ),
+    ] {
+        let inner = match service.clone() {
+            Some(service) => MemoryStore::builder().service(service).build().unwrap(),
+            None => store(),
+        };
+        let store = Arc::new(CountingStore {
+            inner,
+            answers_at_once,
+            at_once: AtomicUsize::new(0),
+            awaited: AtomicUsize::new(0),
+        });
+        let response = NotifyAuthLayer::from_shared(store.clone())
+            .clock(|| NOW)
+            .layer(answering("inner"))
+            .oneshot(request("/v2/x", &[header.as_bytes()]))
+            .await
+            .unwrap();
+        let case = (answers_at_once, service.is_some());
+        assert_eq!(response.status(), expected, "{case:?}");
+        assert_eq!(store.at_once.load(Ordering::SeqCst), 1, "{case:?}");
+        let awaited = if answers_at_once { 0 } else { 1 };
+        assert_eq!(store.awaited.load(Ordering::SeqCst), awaited, "{case:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_rejection_response_can_be_replaced() {
     let service = NotifyAuthLayer::new(store())

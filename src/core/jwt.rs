@@ -58,7 +58,8 @@ impl fmt::Debug for Signature {
 pub(crate) enum Time {
     #[default]
     Absent,
-    /// `null`, a list, an object or an infinite number: Notify crashes (500).
+    /// `null`, a list or an object: Notify crashes (500). (So would an infinite float,
+    /// which the JSON reader refuses before: contract §9.)
     Unusable,
     /// `int()` raises `ValueError` (a string that is not a decimal integer).
     NotInteger,

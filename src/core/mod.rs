@@ -296,8 +296,10 @@ impl std::fmt::Debug for KeyLoop<'_, '_> {
 }
 
 impl<'s> KeyLoop<'_, 's> {
-    /// Whether the whole loop hashes at most `budget` bytes, counting every key of the
+    /// Whether the whole loop hashes less than `budget` bytes, counting every key of the
     /// service (visible or not): [`KeyLoop::run`] with that budget then answers in one call.
+    /// (Strictly less: a loop that spends exactly its budget stops before it learns that no
+    /// key is left.)
     pub fn fits(&self, budget: usize) -> bool {
         self.too_long
             || self
@@ -305,7 +307,7 @@ impl<'s> KeyLoop<'_, 's> {
                 .api_keys()
                 .len()
                 .saturating_mul(hmac_cost(self.jwt.signing_input.len()))
-                <= budget
+                < budget
     }
 
     /// Runs the loop on until it has an answer, or until it has hashed about `budget` bytes
@@ -626,14 +628,27 @@ mod tests {
     fn the_key_loop_runs_in_slices_of_its_budget() {
         let many = service_with_keys(1_000);
         let header = token("HS256", "secret-999", 600);
+        let forged = token("HS256", "no-such-secret", 600);
         let authorization = Authorization::from_values([header.as_bytes()]);
         let token = PublicToken::parse(&authorization).unwrap();
         let cost = hmac_cost(token.jwt.signing_input.len()) as u64;
         let slice = 64 * 1024;
         let mut keys = token.key_loop(Some(&many), NOW).unwrap();
         // `fits` says up front whether one call answers: the layer decides such loops at once.
-        assert!(!keys.fits(slice));
-        assert!(keys.fits(1_000 * cost as usize));
+        // At exactly the budget it does not: the loop stops before it sees that no key is left.
+        let total = 1_000 * cost as usize;
+        assert!(!keys.fits(slice) && !keys.fits(total) && keys.fits(total + 1));
+        {
+            let authorization = Authorization::from_values([forged.as_bytes()]);
+            let forged = PublicToken::parse(&authorization).unwrap();
+            let mut exact = forged.key_loop(Some(&many), NOW).unwrap();
+            assert!(
+                exact.run(total).is_none(),
+                "a budget of exactly the loop's cost"
+            );
+            let mut fitting = forged.key_loop(Some(&many), NOW).unwrap();
+            assert!(fitting.run(total + 1).is_some());
+        }
         let mut slices = Vec::new();
         let answer = loop {
             HMACS.with(|count| count.set(0));

@@ -15,7 +15,8 @@
 //! members are handed over as they come, each value as a [`Value`] that borrows its text, and
 //! nested arrays and objects are checked with a counter and a bit per level instead of
 //! recursion. Where the contract lets this crate differ (§9) it refuses: byte-order marks,
-//! `NaN` and `Infinity` literals, numbers beyond a 64-bit float, and nesting deeper than
+//! `NaN` and `Infinity` literals, float literals beyond a 64-bit float (integer literals are
+//! read as Python reads them, up to `int()`'s 4300 digits), and nesting deeper than
 //! [`MAX_DEPTH`]. A lone surrogate reads as U+FFFD: no rule of the contract can tell the two
 //! apart (neither is a digit, a hex digit, or part of an expected string).
 //!
@@ -238,7 +239,7 @@ impl<'t> JsonStr<'t> {
         't: 'b,
     {
         if !self.escaped {
-            return (self.raw.len() <= N).then_some(self.raw);
+            return (self.raw.len() <= N && self.raw.is_ascii()).then_some(self.raw);
         }
         if self.raw.len() > 6 * N {
             return None;
@@ -854,9 +855,10 @@ mod tests {
         assert_eq!(short[2].short_ascii(&mut buf), Some("iat "));
         assert_eq!(short[3].short_ascii(&mut buf), Some(""));
         assert!(short[3].is_empty() && !short[0].is_empty());
-        let long = keys(r#"{"\u0069\u0061\u0074\u0020\u0020":1,"caf\u00e9":2}"#);
+        let long = keys(r#"{"\u0069\u0061\u0074\u0020\u0020":1,"caf\u00e9":2,"é":3}"#);
         assert_eq!(long[0].short_ascii(&mut buf), None, "five characters");
         assert_eq!(long[1].short_ascii(&mut buf), None, "not ASCII");
+        assert_eq!(long[2].short_ascii(&mut buf), None, "not ASCII, unescaped");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! calls the ready inner service itself, or answers the rejection, and allocates nothing but
 //! the request's extensions. Otherwise it swaps in a clone of the ready inner service and
 //! returns a future that authenticates (waiting for the store, or reading the body to check
-//! `pay`) and then calls it. Request and response
+//! `pay`) and then calls it. The success or rejection line is logged when the request is
+//! decided: in `call` for a decision taken at once (inside the span of a tracing layer
+//! outside this one, as tower-http's `TraceLayer` enters its span around `call`). Request and response
 //! bodies are generic, whatever they are: the layer answers `Response<Either<R, B>>`, the
 //! rejection's body (`Full<Bytes>` for Notify's JSON, or your own with
 //! [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside
@@ -65,21 +67,29 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
         &self,
         request: Request<B>,
         now: i64,
-    ) -> impl Future<Output = Result<(Request<Self::Body>, Self::Granted), Rejection>> + Send;
+    ) -> impl Future<Output = Result<(Request<Self::Body>, Self::Granted), Rejection>> + Send {
+        self.authorize_after(request, now, private::Asked::Nothing)
+    }
 
     /// Logs a success.
     fn log_success(&self, granted: &Self::Granted, request: &Request<Self::Body>);
 
     /// Decides `request` at once when nothing needs waiting for (the store has the service in
     /// memory, no body must be read, the key loop is short): the layer's `call` then needs no
-    /// future of its own, and hands the request on with [`Scheme::pass_on`]. `None` when
-    /// something must be waited for: [`Scheme::authorize`] then decides.
+    /// future of its own, and hands the request on with [`Scheme::pass_on`]. Otherwise says
+    /// what the store answered, for [`Scheme::authorize_after`] to go on from.
     #[doc(hidden)]
-    fn authorize_now(
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Self::Granted>;
+
+    /// [`Scheme::authorize`], knowing what the key store already answered in `call` (so that
+    /// it is not asked twice, which a cache would count twice).
+    #[doc(hidden)]
+    fn authorize_after(
         &self,
-        request: &Request<B>,
+        request: Request<B>,
         now: i64,
-    ) -> Option<Result<Self::Granted, Rejection>>;
+        asked: private::Asked,
+    ) -> impl Future<Output = Result<(Request<Self::Body>, Self::Granted), Rejection>> + Send;
 
     /// The request as the inner service receives it after [`Scheme::authorize_now`] granted
     /// it (its body untouched).
@@ -88,6 +98,26 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
 }
 
 mod private {
+    use std::sync::Arc;
+
+    /// What [`Scheme::authorize_now`](super::Scheme::authorize_now) made of a request.
+    pub enum Now<Granted> {
+        /// Decided at once.
+        Decided(Result<Granted, super::Rejection>),
+        /// Something must be waited for.
+        Pending(Asked),
+    }
+
+    /// What the key store answered before the async path took over.
+    pub enum Asked {
+        /// It was not asked.
+        Nothing,
+        /// It had no answer at once: its future must be awaited.
+        Await,
+        /// It answered at once, but the key loop is too long to run without yielding.
+        Answered(Option<Arc<crate::model::Service>>),
+    }
+
     pub trait Sealed {}
     impl Sealed for super::Public {}
     impl Sealed for super::Bound {}
@@ -147,13 +177,6 @@ impl fmt::Debug for Public {
     }
 }
 
-impl Public {
-    /// The service's record, through the panic guard and the timeout.
-    async fn lookup(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
-        lookup(&*self.store, id, self.store_timeout).await
-    }
-}
-
 /// A store's answer if it has one at once ([`KeyStore::service_now`]), through the panic
 /// guard.
 fn lookup_now(
@@ -167,14 +190,22 @@ fn lookup_now(
 }
 
 /// A store's answer, through the panic guard and, if given, the timeout: at once when the
-/// store has it in memory ([`KeyStore::service_now`]), else through its future.
+/// store has it in memory ([`KeyStore::service_now`]), else through its future; or what it
+/// already answered (`asked`).
 async fn lookup(
     store: &dyn KeyStore,
     id: Uuid,
     timeout: Option<Duration>,
+    asked: private::Asked,
 ) -> Result<Option<Arc<ServiceRecord>>, Rejection> {
-    if let Some(answer) = lookup_now(store, id) {
-        return answer;
+    match asked {
+        private::Asked::Answered(service) => return Ok(service),
+        private::Asked::Await => {}
+        private::Asked::Nothing => {
+            if let Some(answer) = lookup_now(store, id) {
+                return answer;
+            }
+        }
     }
     let lookup = Lookup {
         future: store.service(id),
@@ -212,7 +243,7 @@ pub async fn authorize_headers(
     store: &dyn KeyStore,
     now: i64,
 ) -> Result<Principal, Rejection> {
-    decide(headers, store, None, now).await
+    decide(headers, store, None, now, private::Asked::Nothing).await
 }
 
 /// Steps 1 to 9 for a public request, with the store's answer guarded.
@@ -221,43 +252,48 @@ async fn decide(
     store: &dyn KeyStore,
     timeout: Option<Duration>,
     now: i64,
+    asked: private::Asked,
 ) -> Result<Principal, Rejection> {
     let authorization = authorization(headers);
     let token = PublicToken::parse(&authorization)?;
-    let service = lookup(store, token.service_id(), timeout).await?;
+    let service = lookup(store, token.service_id(), timeout, asked).await?;
     Ok(authorize_key(&token, service.as_deref(), now)
         .await?
         .principal())
 }
 
 /// Steps 1 to 9 for a public request when they need no waiting (the store answers at once,
-/// the key loop fits in one slice), then `finish` with the key that matched. `None` when
-/// something must be waited for: the caller then takes the async path, which repeats only
-/// the parsing.
+/// the key loop fits in one slice), then `finish` with the key that matched. Otherwise what
+/// the store answered: the async path goes on from there, repeating only the parsing.
 fn decide_now<T>(
     headers: &HeaderMap,
     store: &dyn KeyStore,
     now: i64,
     finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
-) -> Option<Result<T, Rejection>> {
+) -> private::Now<T> {
+    use private::{Asked, Now};
     let authorization = authorization(headers);
     let token = match PublicToken::parse(&authorization) {
         Ok(token) => token,
-        Err(e) => return Some(Err(e.into())),
+        Err(e) => return Now::Decided(Err(e.into())),
     };
-    let service = match lookup_now(store, token.service_id())? {
-        Ok(service) => service,
-        Err(rejection) => return Some(Err(rejection)),
+    let service = match lookup_now(store, token.service_id()) {
+        None => return Now::Pending(Asked::Await),
+        Some(Err(rejection)) => return Now::Decided(Err(rejection)),
+        Some(Ok(service)) => service,
     };
     let mut keys = match token.key_loop(service.as_deref(), now) {
         Ok(keys) => keys,
-        Err(e) => return Some(Err(e.into())),
+        Err(e) => return Now::Decided(Err(e.into())),
     };
-    if !keys.fits(KEY_LOOP_SLICE) {
-        return None;
+    match keys
+        .fits(KEY_LOOP_SLICE)
+        .then(|| keys.run(KEY_LOOP_SLICE))
+        .flatten()
+    {
+        Some(answer) => Now::Decided(answer.map_err(Rejection::from).and_then(finish)),
+        None => Now::Pending(Asked::Answered(service)),
     }
-    let answer = keys.run(KEY_LOOP_SLICE)?;
-    Some(answer.map_err(Rejection::from).and_then(finish))
 }
 
 /// The bytes hashed between two yields to the runtime (about 50 µs of work), so that a
@@ -303,12 +339,14 @@ impl<B: Send + 'static> Scheme<B> for Public {
     type Granted = Principal;
     type Body = B;
 
-    async fn authorize(
+    async fn authorize_after(
         &self,
         request: Request<B>,
         now: i64,
+        asked: private::Asked,
     ) -> Result<(Request<B>, Principal), Rejection> {
-        let principal = decide(request.headers(), &*self.store, self.store_timeout, now).await?;
+        let headers = request.headers();
+        let principal = decide(headers, &*self.store, self.store_timeout, now, asked).await?;
         Ok((request, principal))
     }
 
@@ -316,11 +354,7 @@ impl<B: Send + 'static> Scheme<B> for Public {
         log_public_success(p, request);
     }
 
-    fn authorize_now(
-        &self,
-        request: &Request<B>,
-        now: i64,
-    ) -> Option<Result<Principal, Rejection>> {
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Principal> {
         decide_now(request.headers(), &*self.store, now, |authorized| {
             Ok(authorized.principal())
         })
@@ -359,14 +393,16 @@ where
     type Granted = Principal;
     type Body = Either<Full<Bytes>, B>;
 
-    async fn authorize(
+    async fn authorize_after(
         &self,
         request: Request<B>,
         now: i64,
+        asked: private::Asked,
     ) -> Result<(Request<Self::Body>, Principal), Rejection> {
         let authorization = authorization(request.headers());
         let token = PublicToken::parse(&authorization)?;
-        let service = self.public.lookup(token.service_id()).await?;
+        let (store, timeout) = (&*self.public.store, self.public.store_timeout);
+        let service = lookup(store, token.service_id(), timeout, asked).await?;
         let authorized = authorize_key(&token, service.as_deref(), now).await?;
         let (method, path) = (request.method().as_str(), original_path(&request));
         authorized.check_request(self.mode, method, path)?;
@@ -397,13 +433,9 @@ where
     }
 
     /// At once only for a request without a body to read (the body's end is known).
-    fn authorize_now(
-        &self,
-        request: &Request<B>,
-        now: i64,
-    ) -> Option<Result<Principal, Rejection>> {
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Principal> {
         if !request.body().is_end_stream() {
-            return None;
+            return private::Now::Pending(private::Asked::Nothing);
         }
         let (method, path) = (request.method().as_str(), original_path(request));
         decide_now(request.headers(), &*self.public.store, now, |authorized| {
@@ -566,22 +598,20 @@ impl<B: Send + 'static> Scheme<B> for Internal {
     type Granted = InternalCaller;
     type Body = B;
 
-    async fn authorize(
+    /// No store to ask: the client's secrets are in the layer.
+    async fn authorize_after(
         &self,
         request: Request<B>,
         now: i64,
+        _: private::Asked,
     ) -> Result<(Request<B>, InternalCaller), Rejection> {
         let caller = self.decide(request.headers(), now)?;
         Ok((request, caller))
     }
 
-    /// Always at once: the client's secrets are in the layer.
-    fn authorize_now(
-        &self,
-        request: &Request<B>,
-        now: i64,
-    ) -> Option<Result<InternalCaller, Rejection>> {
-        Some(self.decide(request.headers(), now))
+    /// Always at once.
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<InternalCaller> {
+        private::Now::Decided(self.decide(request.headers(), now))
     }
 
     fn pass_on(request: Request<B>) -> Request<B> {
@@ -795,9 +825,9 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The window is measured from the request's arrival, not from after the key lookup.
         let now = self.layer.clock.now();
-        match self.layer.scheme.authorize_now(&request, now) {
+        let asked = match self.layer.scheme.authorize_now(&request, now) {
             // Decided at once: no future to box, and the ready inner service is called here.
-            Some(Ok(granted)) => {
+            private::Now::Decided(Ok(granted)) => {
                 let request = granted_request(&self.layer.scheme, A::pass_on(request), granted);
                 return ResponseFuture {
                     state: State::Inner {
@@ -806,7 +836,7 @@ where
                     service: None,
                 };
             }
-            Some(Err(rejection)) => {
+            private::Now::Decided(Err(rejection)) => {
                 let mut rejection_response = self.layer.rejection.clone();
                 return ResponseFuture {
                     state: State::Rejected {
@@ -815,12 +845,12 @@ where
                     service: None,
                 };
             }
-            None => {}
-        }
+            private::Now::Pending(asked) => asked,
+        };
         let scheme = self.layer.scheme.clone();
         let mut rejection_response = self.layer.rejection.clone();
         let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
-            match scheme.authorize(request, now).await {
+            match scheme.authorize_after(request, now, asked).await {
                 Ok((request, granted)) => Ok(granted_request(&scheme, request, granted)),
                 Err(rejection) => Err(rejected(&mut rejection_response, rejection, now)),
             }
