@@ -61,16 +61,6 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     /// The body the inner service receives.
     type Body: Send + 'static;
 
-    /// Decides `request` at unix second `now`, and hands it on (with its body intact, even
-    /// if the scheme had to read it).
-    fn authorize(
-        &self,
-        request: Request<B>,
-        now: i64,
-    ) -> impl Future<Output = Result<(Request<Self::Body>, Self::Granted), Rejection>> + Send {
-        self.authorize_after(request, now, private::Asked::Nothing)
-    }
-
     /// Logs a success.
     fn log_success(&self, granted: &Self::Granted, request: &Request<Self::Body>);
 
@@ -81,8 +71,10 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     #[doc(hidden)]
     fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Self::Granted>;
 
-    /// [`Scheme::authorize`], knowing what the key store already answered in `call` (so that
-    /// it is not asked twice, which a cache would count twice).
+    /// Decides `request` at unix second `now` when [`Scheme::authorize_now`] could not, and
+    /// hands it on (with its body intact, even if the scheme had to read it), knowing what the
+    /// key store already answered in `call` (so that it is not asked twice, which a cache
+    /// would count twice).
     #[doc(hidden)]
     fn authorize_after(
         &self,
