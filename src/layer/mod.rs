@@ -10,10 +10,10 @@
 //! returns a future that authenticates (waiting for the store, or reading the body to check
 //! `pay`) and then calls it. The success or rejection line is logged when the request is
 //! decided: in `call` for a decision taken at once (inside the span of a tracing layer
-//! outside this one, as tower-http's `TraceLayer` enters its span around `call`). Request and response
-//! bodies are generic, whatever they are: the layer answers `Response<Either<R, B>>`, the
-//! rejection's body (`Full<Bytes>` for Notify's JSON, or your own with
-//! [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside
+//! outside this one, as tower-http's `TraceLayer` enters its span around `call`). Request
+//! and response bodies are generic, whatever they are: the layer answers
+//! `Response<Either<R, B>>`, the rejection's body (`Full<Bytes>` for Notify's JSON, or your
+//! own with [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside
 //! compression, tracing, timeout and limit layers. With request binding, the inner service
 //! receives `Request<Either<Full<Bytes>, B>>`: the body read to check `pay`, or the request's
 //! own, untouched.
