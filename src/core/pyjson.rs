@@ -484,19 +484,13 @@ impl<'t> Reader<'t> {
     /// The value at the cursor.
     #[inline(always)]
     fn value(&mut self) -> Option<Value<'t>> {
-        let literal = |r: &mut Self, word: &[u8], value| {
-            r.b[r.i..].starts_with(word).then(|| {
-                r.i += word.len();
-                value
-            })
-        };
         match self.peek()? {
             b'[' => self.nested().map(|empty| Value::List { empty }),
             b'{' => self.nested().map(|empty| Value::Object { empty }),
             b'"' => self.str_value().map(Value::Str),
-            b't' => literal(self, b"true", Value::Bool(true)),
-            b'f' => literal(self, b"false", Value::Bool(false)),
-            b'n' => literal(self, b"null", Value::Null),
+            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Value::Null),
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
                 let integer = self.number()?;
@@ -514,16 +508,22 @@ impl<'t> Reader<'t> {
     /// Checks the string, number, `true`, `false` or `null` at the cursor, and reads past it.
     #[inline(always)]
     fn skip_scalar(&mut self) -> Option<()> {
-        let literal =
-            |r: &mut Self, word: &[u8]| r.b[r.i..].starts_with(word).then(|| r.i += word.len());
         match self.peek()? {
             b'"' => self.string().map(drop),
-            b't' => literal(self, b"true"),
-            b'f' => literal(self, b"false"),
-            b'n' => literal(self, b"null"),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
             b'-' | b'0'..=b'9' => self.number().map(drop),
             _ => None,
         }
+    }
+
+    /// Reads past `word` (`true`, `false` or `null`) if it is at the cursor.
+    #[inline(always)]
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.b[self.i..]
+            .starts_with(word)
+            .then(|| self.i += word.len())
     }
 
     /// The string at the cursor.
