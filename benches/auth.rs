@@ -245,6 +245,9 @@ fn benches(c: &mut Criterion) {
         ("with_extension_layer", extension),
         ("with_layer", authed),
     ] {
+        // As `axum::serve` and `into_make_service` do: the handlers are made into routes, and
+        // their route layers applied, once, not on every request.
+        let router = router.with_state(());
         g.bench_function(name, |b| {
             b.to_async(&rt).iter_batched(
                 request,
