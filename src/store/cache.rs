@@ -1,6 +1,5 @@
 //! A caching decorator for any [`KeyStore`] (feature `cache`), on `moka`.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -10,7 +9,7 @@ use moka::Expiry;
 use moka::future::Cache;
 use uuid::Uuid;
 
-use super::{KeyStore, KeyStoreError};
+use super::{KeyStore, KeyStoreError, ServiceMap};
 use crate::model::Service;
 
 /// How long a found service is kept by default: 2 seconds, as Notify caches a service's keys.
@@ -168,7 +167,7 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
 /// reads are async. Same TTL as moka's, counted from when the load started; invalidation
 /// clears both. Unknown services stay in moka alone.
 struct Hot {
-    map: RwLock<HashMap<Uuid, (Arc<Service>, Instant)>>,
+    map: RwLock<ServiceMap<(Arc<Service>, Instant)>>,
     ttl: Duration,
     max: usize,
 }

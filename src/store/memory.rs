@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{KeyStore, KeyStoreError};
+use super::{KeyStore, KeyStoreError, ServiceMap};
 use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 
 /// An in-memory [`KeyStore`], and the internal clients of the same key file.
@@ -51,7 +51,7 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 /// active key, or the RFC 3339 time the key was revoked. `internal_clients` may be absent.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    services: HashMap<Uuid, Arc<Service>>,
+    services: ServiceMap<Arc<Service>>,
     internal_clients: HashMap<String, InternalClient>,
 }
 
@@ -187,7 +187,7 @@ impl MemoryStoreBuilder {
             problem: Problem::Invalid(message),
         };
         let mut key_ids = HashSet::new();
-        let mut services = HashMap::with_capacity(self.services.len());
+        let mut services = ServiceMap::with_capacity_and_hasher(self.services.len(), Default::default());
         for service in self.services {
             for key in service.api_keys() {
                 if !key_ids.insert(key.id()) {
