@@ -61,8 +61,8 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     /// The body the inner service receives.
     type Body: Send + 'static;
 
-    /// Logs a success.
-    fn log_success(&self, granted: &Self::Granted, request: &Request<Self::Body>);
+    /// Logs a success (from the request's head: its body may not be the inner service's yet).
+    fn log_success<Any>(&self, granted: &Self::Granted, request: &Request<Any>);
 
     /// Decides `request` at once when nothing needs waiting for (the store has the service in
     /// memory, no body must be read, the key loop is short): the layer's `call` then needs no
@@ -265,8 +265,10 @@ fn decide_now<T>(
 ) -> private::Now<T> {
     use private::{Asked, Now};
     let authorization = authorization(headers);
-    let token = match PublicToken::parse(&authorization) {
-        Ok(token) => token,
+    // Borrowed where it was parsed: moving the token out of the `Result` copies it.
+    let parsed = PublicToken::parse(&authorization);
+    let token = match parsed {
+        Ok(ref token) => token,
         Err(e) => return Now::Decided(Err(e.into())),
     };
     let service = match lookup_now(store, token.service_id()) {
@@ -342,7 +344,7 @@ impl<B: Send + 'static> Scheme<B> for Public {
         Ok((request, principal))
     }
 
-    fn log_success(&self, p: &Principal, request: &Request<B>) {
+    fn log_success<Any>(&self, p: &Principal, request: &Request<Any>) {
         log_public_success(p, request);
     }
 
@@ -420,7 +422,7 @@ where
         ))
     }
 
-    fn log_success(&self, p: &Principal, request: &Request<Self::Body>) {
+    fn log_success<Any>(&self, p: &Principal, request: &Request<Any>) {
         log_public_success(p, request);
     }
 
@@ -610,7 +612,7 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         request
     }
 
-    fn log_success(&self, caller: &InternalCaller, request: &Request<B>) {
+    fn log_success<Any>(&self, caller: &InternalCaller, request: &Request<Any>) {
         tracing::info!(
             target: AUTHORISED_TARGET,
             client_id = caller.client_id(),
@@ -774,16 +776,27 @@ impl<S, A: Clone, R: Clone> Layer<S> for AuthLayer<A, R> {
     fn layer(&self, inner: S) -> Self::Service {
         Auth {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }
 
 /// The middleware service. Use it through its two names, [`NotifyAuth`] and [`InternalAuth`].
-#[derive(Clone)]
+///
+/// Its settings are shared behind one `Arc`: routers that clone the service per request (axum
+/// does) pay one reference count for them, not one per setting.
 pub struct Auth<S, A, R> {
     inner: S,
-    layer: AuthLayer<A, R>,
+    layer: Arc<AuthLayer<A, R>>,
+}
+
+impl<S: Clone, A, R> Clone for Auth<S, A, R> {
+    fn clone(&self) -> Self {
+        Auth {
+            inner: self.inner.clone(),
+            layer: Arc::clone(&self.layer),
+        }
+    }
 }
 
 impl<S: fmt::Debug, A: fmt::Debug, R: fmt::Debug> fmt::Debug for Auth<S, A, R> {
@@ -814,16 +827,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // The window is measured from the request's arrival, not from after the key lookup.
         let now = self.layer.clock.now();
         let asked = match self.layer.scheme.authorize_now(&request, now) {
             // Decided at once: no future to box, and the ready inner service is called here.
             private::Now::Decided(Ok(granted)) => {
-                let request = granted_request(&self.layer.scheme, A::pass_on(request), granted);
+                grant(&self.layer.scheme, &mut request, granted);
                 return ResponseFuture {
                     state: State::Inner {
-                        future: self.inner.call(request),
+                        future: self.inner.call(A::pass_on(request)),
                     },
                     service: None,
                 };
@@ -843,7 +856,10 @@ where
         let mut rejection_response = self.layer.rejection.clone();
         let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
             match scheme.authorize_after(request, now, asked).await {
-                Ok((request, granted)) => Ok(granted_request(&scheme, request, granted)),
+                Ok((mut request, granted)) => {
+                    grant(&scheme, &mut request, granted);
+                    Ok(request)
+                }
                 Err(rejection) => Err(rejected(&mut rejection_response, rejection, now)),
             }
         });
@@ -858,15 +874,10 @@ where
     }
 }
 
-/// A granted request: logged, and carrying what was granted in its extensions.
-fn granted_request<A: Scheme<B>, B>(
-    scheme: &A,
-    mut request: Request<A::Body>,
-    granted: A::Granted,
-) -> Request<A::Body> {
-    scheme.log_success(&granted, &request);
+/// Grants a request: logs it, and puts what was granted in its extensions.
+fn grant<A: Scheme<B>, B, B2>(scheme: &A, request: &mut Request<B2>, granted: A::Granted) {
+    scheme.log_success(&granted, request);
     request.extensions_mut().insert(granted);
-    request
 }
 
 /// The answer to a rejected request, logged, with the [`Rejection`] in its extensions.
