@@ -187,7 +187,8 @@ impl MemoryStoreBuilder {
             problem: Problem::Invalid(message),
         };
         let mut key_ids = HashSet::new();
-        let mut services = ServiceMap::with_capacity_and_hasher(self.services.len(), Default::default());
+        let mut services =
+            ServiceMap::with_capacity_and_hasher(self.services.len(), Default::default());
         for service in self.services {
             for key in service.api_keys() {
                 if !key_ids.insert(key.id()) {
