@@ -4,7 +4,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use notify_auth::token::{CombinedApiKey, create_token};
 
@@ -35,11 +36,46 @@ impl Drop for Server {
 }
 
 fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(server_binary())
-        .args(["--addr", "127.0.0.1:0"])
+    spawn(Command::new(server_binary()).args(args).stderr(Stdio::null()))
+}
+
+/// Starts the server with `RUST_LOG=info`, and the lines it logs as they come.
+fn start_logging(args: &[&str]) -> (Server, mpsc::Receiver<String>) {
+    let mut command = Command::new(server_binary());
+    command
         .args(args)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped());
+    let mut server = spawn(&mut command);
+    let stderr = BufReader::new(server.child.stderr.take().unwrap());
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (server, received)
+}
+
+/// The first line logged that contains `text` (waiting up to 10 s for it).
+fn logged(lines: &mpsc::Receiver<String>, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(text) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {text:?} logged: {e}"),
+        }
+    }
+}
+
+fn spawn(command: &mut Command) -> Server {
+    let mut child = command
+        .args(["--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("the example server is built by cargo test");
     let mut line = String::new();
@@ -338,4 +374,59 @@ fn demo_server_with_request_binding_required() {
     );
     assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
     assert!(answer.contains("PayloadTooLargeError"));
+}
+
+/// Notify's success line, in the demo server's log format (the shape of `tracing-subscriber`'s
+/// default: time, level, target, message, fields), written while the server runs; values a
+/// client controls are escaped.
+#[test]
+fn demo_server_logs_notifys_success_line() {
+    let (server, lines) = start_logging(&[]);
+    let addr = server.addr.as_str();
+    let auth = format!("Bearer {}", token_for(DEMO_KEY));
+    // A tab and a C1 control character (U+0085, sent as UTF-8): header values may hold both.
+    let agent = "NOTIFY-API-PYTHON-CLIENT/12.1.0\t\u{85}end";
+    let (status, _, body) = send(
+        addr,
+        "GET",
+        "/v2/notifications?page=2",
+        &[("Authorization", &auth), ("User-Agent", agent)],
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let principal: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (service, key) = (
+        principal["service_id"].as_str().unwrap(),
+        principal["api_key_id"].as_str().unwrap(),
+    );
+    let line = logged(&lines, "API authorised for service");
+    let (time, rest) = line.split_once(' ').unwrap();
+    assert!(
+        time.len() == 27
+            && time.ends_with('Z')
+            && time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
+        "{line}"
+    );
+    let escaped_agent = "NOTIFY-API-PYTHON-CLIENT/12.1.0\\x09\\u{85}end";
+    let debug_agent = "NOTIFY-API-PYTHON-CLIENT/12.1.0\\t\\u{85}end";
+    let url = format!("http://{addr}/v2/notifications");
+    assert_eq!(
+        rest,
+        format!(
+            " INFO notify_auth::authorised: API authorised for service {service} with api key \
+             {key}, using issuer {escaped_agent} for URL: {url} service_id={service} \
+             api_key_id={key} key_type=normal user_agent=\"{debug_agent}\" url={url}"
+        )
+    );
+
+    send(addr, "GET", "/v2/notifications", &[("Authorization", "Bearer x")]);
+    let line = logged(&lines, "API request rejected");
+    let (_, rest) = line.split_once(' ').unwrap();
+    assert_eq!(
+        rest,
+        " INFO notify_auth::rejected: API request rejected: Invalid token: make sure your API \
+         token matches the example at \
+         https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header \
+         status=403 kind=InvalidToken(Segments)"
+    );
 }
