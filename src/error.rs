@@ -80,6 +80,48 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// One kind for each of the contract's answers (status and message), in the order of
+    /// [`ErrorKind::answer`]: what the layer makes its response bodies from, once each.
+    pub(crate) const ANSWERS: [ErrorKind; 15] = [
+        ErrorKind::MissingToken,
+        ErrorKind::NotBearer,
+        ErrorKind::InvalidToken(InvalidReason::Segments),
+        ErrorKind::MissingIssuer,
+        ErrorKind::IssuerNotUuid,
+        ErrorKind::NotAllowed,
+        ErrorKind::ServiceNotFound,
+        ErrorKind::NoApiKeys,
+        ErrorKind::ServiceArchived,
+        ErrorKind::Algorithm,
+        ErrorKind::Clock,
+        ErrorKind::Revoked,
+        ErrorKind::KeyNotFound,
+        ErrorKind::RequestMismatch,
+        ErrorKind::PayloadMismatch,
+    ];
+
+    /// Which of [`ErrorKind::ANSWERS`] this kind answers as (every [`InvalidReason`] gets the
+    /// same answer).
+    pub(crate) fn answer(self) -> usize {
+        match self {
+            ErrorKind::MissingToken => 0,
+            ErrorKind::NotBearer => 1,
+            ErrorKind::InvalidToken(_) => 2,
+            ErrorKind::MissingIssuer => 3,
+            ErrorKind::IssuerNotUuid => 4,
+            ErrorKind::NotAllowed => 5,
+            ErrorKind::ServiceNotFound => 6,
+            ErrorKind::NoApiKeys => 7,
+            ErrorKind::ServiceArchived => 8,
+            ErrorKind::Algorithm => 9,
+            ErrorKind::Clock => 10,
+            ErrorKind::Revoked => 11,
+            ErrorKind::KeyNotFound => 12,
+            ErrorKind::RequestMismatch => 13,
+            ErrorKind::PayloadMismatch => 14,
+        }
+    }
+
     /// The HTTP status Notify answers with.
     pub fn status(self) -> u16 {
         match self {
@@ -238,5 +280,34 @@ mod tests {
             "{\"message\":{\"token\":[\"Unauthorized: not allowed to perform this action\"]},\"result\":\"error\"}\n"
         );
         assert_eq!(e.status(), 401);
+    }
+
+    #[test]
+    fn answers_are_listed_once_each_in_order() {
+        for (i, kind) in ErrorKind::ANSWERS.into_iter().enumerate() {
+            assert_eq!(kind.answer(), i, "{kind:?}");
+        }
+        let reasons = [
+            InvalidReason::Segments,
+            InvalidReason::Base64,
+            InvalidReason::HeaderJson,
+            InvalidReason::ClaimsJson,
+            InvalidReason::KeyId,
+            InvalidReason::CriticalHeader,
+            InvalidReason::TooLong,
+            InvalidReason::TooLongForKeys,
+            InvalidReason::UnusableTime,
+            InvalidReason::Expired,
+            InvalidReason::Audience,
+            InvalidReason::SubjectOrId,
+        ];
+        for reason in reasons {
+            let kind = ErrorKind::InvalidToken(reason);
+            let listed = ErrorKind::ANSWERS[kind.answer()];
+            assert_eq!(
+                (kind.status(), kind.message()),
+                (listed.status(), listed.message())
+            );
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! What a rejected request is answered with, and how to answer differently.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, ErrorKind};
 use crate::store::KeyStoreError;
 
 /// The body of the 500 answered when the key store fails or panics (a newline ends it).
@@ -114,11 +114,21 @@ pub struct V2Errors;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct V1Errors;
 
+/// The bodies of the contract's answers, one per [`ErrorKind::ANSWERS`], made the first time
+/// one is needed: a rejection then costs neither formatting nor an allocation for its body
+/// (a flood of bad tokens is all rejections).
+type Bodies = LazyLock<[String; ErrorKind::ANSWERS.len()]>;
+
+static V2_BODIES: Bodies =
+    LazyLock::new(|| ErrorKind::ANSWERS.map(|k| AuthError::new(k).v2_body()));
+static V1_BODIES: Bodies =
+    LazyLock::new(|| ErrorKind::ANSWERS.map(|k| AuthError::new(k).v1_body()));
+
 impl RejectionResponse for V2Errors {
     type Body = Full<Bytes>;
 
     fn response(&mut self, rejection: &Rejection) -> Response<Full<Bytes>> {
-        json_response(rejection, AuthError::v2_body)
+        json_response(rejection, &V2_BODIES)
     }
 }
 
@@ -126,13 +136,13 @@ impl RejectionResponse for V1Errors {
     type Body = Full<Bytes>;
 
     fn response(&mut self, rejection: &Rejection) -> Response<Full<Bytes>> {
-        json_response(rejection, AuthError::v1_body)
+        json_response(rejection, &V1_BODIES)
     }
 }
 
-fn json_response(rejection: &Rejection, body: fn(&AuthError) -> String) -> Response<Full<Bytes>> {
+fn json_response(rejection: &Rejection, bodies: &'static Bodies) -> Response<Full<Bytes>> {
     let bytes = match rejection {
-        Rejection::Auth(e) => Bytes::from(body(e)),
+        Rejection::Auth(e) => Bytes::from_static(bodies[e.kind().answer()].as_bytes()),
         Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
         Rejection::KeyStoreTimeout(_) => Bytes::from_static(KEY_STORE_TIMEOUT_BODY.as_bytes()),
         Rejection::PayloadTooLarge(limit) => Bytes::from(format!(
@@ -147,4 +157,33 @@ fn json_response(rejection: &Rejection, body: fn(&AuthError) -> String) -> Respo
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::error::InvalidReason;
+
+    async fn body(response: Response<Full<Bytes>>) -> Bytes {
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    #[tokio::test]
+    async fn the_bodies_made_once_are_those_of_each_error() {
+        let kinds = ErrorKind::ANSWERS
+            .into_iter()
+            .chain([ErrorKind::InvalidToken(InvalidReason::Expired)]);
+        for kind in kinds {
+            let error = AuthError::new(kind);
+            let rejection = Rejection::Auth(error);
+            let v2 = V2Errors.response(&rejection);
+            assert_eq!(v2.status().as_u16(), error.status());
+            assert_eq!(v2.headers()[header::CONTENT_TYPE], "application/json");
+            assert_eq!(body(v2).await, error.v2_body().as_bytes(), "{kind:?}");
+            let v1 = V1Errors.response(&rejection);
+            assert_eq!(body(v1).await, error.v1_body().as_bytes(), "{kind:?}");
+        }
+    }
 }
