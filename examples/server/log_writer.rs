@@ -10,13 +10,16 @@
 //! once per batch (when the buffer stops being empty, or fills up), gathers lines for
 //! [`GATHER`], and writes them in one call.
 //!
-//! Not lossy: when the buffer holds [`MAX_PENDING`] bytes the writing thread is behind, and
-//! a request waits for it rather than drop its line (as `tracing-appender` does with
-//! `lossy(false)`). Dropping the [`Flush`] guard writes what is left and stops the thread.
+//! Not lossy while it runs: when the buffer holds [`MAX_PENDING`] bytes the writing thread is
+//! behind, and a request waits for it rather than drop its line (as `tracing-appender` does
+//! with `lossy(false)`). Dropping the [`Flush`] guard writes what is pending and stops the
+//! thread, waiting up to [`FLUSH_TIMEOUT`] for it (an output nobody reads must not keep the
+//! server from exiting); lines logged after that, or after the thread stopped for any
+//! reason, are dropped.
 
 use std::io::{self, Write};
 use std::mem;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -31,6 +34,9 @@ const BATCH: usize = 256 * 1024;
 /// The bytes pending at which requests wait for the writing thread.
 pub const MAX_PENDING: usize = 8 * 1024 * 1024;
 
+/// How long dropping the [`Flush`] guard waits for the pending lines to be written.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The writer given to `tracing_subscriber::fmt().with_writer(…)`. Cheap to clone.
 #[derive(Clone)]
 pub struct LogWriter {
@@ -41,6 +47,8 @@ pub struct LogWriter {
 pub struct Flush {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the writing thread ends.
+    ended: mpsc::Receiver<()>,
 }
 
 struct Shared {
@@ -60,6 +68,7 @@ struct State {
     pending: Vec<u8>,
     /// Whether the writing thread waits on `lines` (so only then is it notified).
     writer_waits: bool,
+    /// Set when the guard is dropped or the writing thread ends: lines are dropped.
     closed: bool,
 }
 
@@ -86,15 +95,23 @@ impl LogWriter {
             lines: Condvar::new(),
             written: Condvar::new(),
         });
+        let (ending, ended) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("log-writer".to_owned())
             .spawn({
                 let shared = shared.clone();
-                move || write_batches(&shared, out)
+                move || {
+                    let _ending = Ending {
+                        shared: &shared,
+                        _ended: ending,
+                    };
+                    write_batches(&shared, out);
+                }
             })?;
         let flush = Flush {
             shared: shared.clone(),
             thread: Some(thread),
+            ended,
         };
         Ok((LogWriter { shared }, flush))
     }
@@ -109,6 +126,9 @@ impl LogWriter {
                 .written
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.closed {
+            return;
         }
         let first = state.pending.is_empty();
         state.pending.extend_from_slice(line);
@@ -160,12 +180,31 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
     }
 }
 
+/// Held by the writing thread: however it ends (a panic in the output included), requests
+/// stop waiting for it and their lines are dropped, and the guard stops waiting too.
+struct Ending<'a> {
+    shared: &'a Shared,
+    /// Dropped last, when the thread ends: what the guard waits for.
+    _ended: mpsc::Sender<()>,
+}
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.written.notify_all();
+    }
+}
+
 impl Drop for Flush {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
         self.shared.lines.notify_one();
         self.shared.written.notify_all();
-        if let Some(thread) = self.thread.take() {
+        // The thread writes what is pending, then ends (disconnecting `ended`).
+        let _ = self.ended.recv_timeout(FLUSH_TIMEOUT);
+        if let Some(thread) = self.thread.take()
+            && thread.is_finished()
+        {
             let _ = thread.join();
         }
     }
@@ -215,6 +254,67 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// An output that never finishes a write (a pipe nobody reads).
+    struct Stuck;
+
+    impl Write for Stuck {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            thread::sleep(Duration::from_secs(3600));
+            Ok(0)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An output that panics on its first write.
+    struct Broken;
+
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            panic!("the output broke");
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_output_delays_the_exit_by_the_timeout_only() {
+        let (writer, flush) = LogWriter::new(Stuck).unwrap();
+        (&writer).write_all(b"never written\n").unwrap();
+        let started = Instant::now();
+        drop(flush);
+        let waited = started.elapsed();
+        assert!(
+            waited < FLUSH_TIMEOUT + Duration::from_secs(5),
+            "{waited:?}"
+        );
+        // Later lines are dropped, not queued without bound.
+        (&writer).write_all(b"dropped\n").unwrap();
+        assert!(writer.shared.lock().pending.is_empty());
+    }
+
+    #[test]
+    fn requests_do_not_wait_for_a_writer_that_died() {
+        let (writer, _flush) = LogWriter::with_max_pending(Broken, 16).unwrap();
+        (&writer)
+            .write_all(b"this write panics the thread\n")
+            .unwrap();
+        // The buffer is over its limit: without the thread's `Ending`, this would wait forever.
+        for _ in 0..3 {
+            (&writer).write_all(b"more\n").unwrap();
+        }
+        let started = Instant::now();
+        while !writer.shared.lock().closed {
+            assert!(started.elapsed() < Duration::from_secs(10), "never closed");
+            thread::sleep(Duration::from_millis(1));
+        }
+        (&writer).write_all(b"dropped\n").unwrap();
     }
 
     fn lines(count: usize) -> Vec<String> {

@@ -5,8 +5,8 @@
 //! [`InternalAuth`]) and a [`ResponseFuture`]. `poll_ready` is the inner service's; `call`
 //! takes the time and decides at once when nothing needs waiting for (the store has the
 //! service in memory, as [`MemoryStore`](crate::MemoryStore) and a cache hit do): it then
-//! calls the ready inner service itself, or answers the rejection, and allocates nothing but
-//! the request's extensions. Otherwise it swaps in a clone of the ready inner service and
+//! calls the ready inner service itself (allocating nothing but the request's extensions), or
+//! answers the rejection (its body made once per answer, not per request). Otherwise it swaps in a clone of the ready inner service and
 //! returns a future that authenticates (waiting for the store, or reading the body to check
 //! `pay`) and then calls it. The success or rejection line is logged when the request is
 //! decided: in `call` for a decision taken at once (inside the span of a tracing layer
@@ -62,7 +62,7 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     type Body: Send + 'static;
 
     /// Logs a success (from the request's head: its body may not be the inner service's yet).
-    fn log_success<Any>(&self, granted: &Self::Granted, request: &Request<Any>);
+    fn log_success<Head>(&self, granted: &Self::Granted, request: &Request<Head>);
 
     /// Decides `request` at once when nothing needs waiting for (the store has the service in
     /// memory, no body must be read, the key loop is short): the layer's `call` then needs no
@@ -344,7 +344,7 @@ impl<B: Send + 'static> Scheme<B> for Public {
         Ok((request, principal))
     }
 
-    fn log_success<Any>(&self, p: &Principal, request: &Request<Any>) {
+    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>) {
         log_public_success(p, request);
     }
 
@@ -422,7 +422,7 @@ where
         ))
     }
 
-    fn log_success<Any>(&self, p: &Principal, request: &Request<Any>) {
+    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>) {
         log_public_success(p, request);
     }
 
@@ -612,7 +612,7 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         request
     }
 
-    fn log_success<Any>(&self, caller: &InternalCaller, request: &Request<Any>) {
+    fn log_success<Head>(&self, caller: &InternalCaller, request: &Request<Head>) {
         tracing::info!(
             target: AUTHORISED_TARGET,
             client_id = caller.client_id(),
@@ -622,7 +622,8 @@ impl<B: Send + 'static> Scheme<B> for Internal {
     }
 }
 
-/// The layer. Use it through its two names, [`NotifyAuthLayer`] and [`InternalAuthLayer`].
+/// The layer. Use it through its names: [`NotifyAuthLayer`], [`BoundNotifyAuthLayer`] and
+/// [`InternalAuthLayer`].
 #[derive(Clone)]
 pub struct AuthLayer<A, R> {
     scheme: A,
@@ -781,7 +782,8 @@ impl<S, A: Clone, R: Clone> Layer<S> for AuthLayer<A, R> {
     }
 }
 
-/// The middleware service. Use it through its two names, [`NotifyAuth`] and [`InternalAuth`].
+/// The middleware service. Use it through its names: [`NotifyAuth`], [`BoundNotifyAuth`] and
+/// [`InternalAuth`].
 ///
 /// Its settings are shared behind one `Arc`: routers that clone the service per request (axum
 /// does) pay one reference count for them, not one per setting.

@@ -61,9 +61,10 @@ use crate::model::Service;
 
 /// The maps the built-in stores find a service in, once per request. Hashed with foldhash
 /// (small, no dependencies, hashbrown's own default): a 16-byte id in a few nanoseconds, where
-/// std's SipHash takes ~20. Its seed is random per map, and the maps hold only services the
-/// operator has (a request's id is looked up, never inserted), so made-up ids cannot be aimed
-/// at a crowded part of the table.
+/// std's SipHash takes ~20. foldhash is not meant to resist an attacker who chooses the keys
+/// inserted; here nobody but the operator does: the maps hold only services that exist (a
+/// request's id is looked up, never inserted), so made-up ids cannot build long probe
+/// chains, and a lookup that misses stops at the first empty slot of its group.
 pub(crate) type ServiceMap<V> = HashMap<Uuid, V, foldhash::fast::RandomState>;
 
 #[cfg(feature = "cache")]
