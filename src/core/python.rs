@@ -389,4 +389,58 @@ mod tests {
             assert_eq!(py_uuid(s), None, "{s:?}");
         }
     }
+
+    /// [`DECIMAL_RUNS`] against the Unicode database of the oracle's Python (Notify's, 3.11:
+    /// Unicode 14.0.0), made by the script in its documentation.
+    #[test]
+    fn decimal_runs_are_those_of_pythons_unicode_database() {
+        let python = std::env::var("NOTIFY_AUTH_ORACLE_PYTHON").unwrap_or("python3".into());
+        let script = "import unicodedata\n\
+            runs = []\n\
+            for c in range(0x80, 0x110000):\n\
+            \x20   if unicodedata.category(chr(c)) == 'Nd':\n\
+            \x20       if runs and sum(runs[-1]) == c:\n\
+            \x20           runs[-1][1] += 1\n\
+            \x20       else:\n\
+            \x20           runs.append([c, 1])\n\
+            print(unicodedata.unidata_version)\n\
+            for start, length in runs:\n\
+            \x20   print(start, length)\n";
+        let no_skip = std::env::var_os("NOTIFY_AUTH_NO_SKIP").is_some();
+        let Ok(output) = std::process::Command::new(&python)
+            .args(["-c", script])
+            .output()
+        else {
+            assert!(
+                !no_skip,
+                "nothing may be skipped under scripts/test, but {python} does not run"
+            );
+            eprintln!("skipped: {python} does not run");
+            return;
+        };
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        let mut lines = text.lines();
+        let version = lines.next().unwrap();
+        if version != "14.0.0" {
+            // Another Python's database is not Notify's: nothing to compare with.
+            assert!(
+                !no_skip,
+                "the oracle's Python has Unicode {version}, Notify's has 14.0.0"
+            );
+            eprintln!("skipped: {python} has Unicode {version}, Notify's Python 14.0.0");
+            return;
+        }
+        let runs: Vec<(u32, u32)> = lines
+            .map(|line| {
+                let (start, length) = line.split_once(' ').unwrap();
+                (start.parse().unwrap(), length.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(runs, DECIMAL_RUNS);
+    }
 }
