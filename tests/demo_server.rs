@@ -36,7 +36,11 @@ impl Drop for Server {
 }
 
 fn start(args: &[&str]) -> Server {
-    spawn(Command::new(server_binary()).args(args).stderr(Stdio::null()))
+    spawn(
+        Command::new(server_binary())
+            .args(args)
+            .stderr(Stdio::null()),
+    )
 }
 
 /// Starts the server with `RUST_LOG=info`, and the lines it logs as they come.
@@ -419,7 +423,12 @@ fn demo_server_logs_notifys_success_line() {
         )
     );
 
-    send(addr, "GET", "/v2/notifications", &[("Authorization", "Bearer x")]);
+    send(
+        addr,
+        "GET",
+        "/v2/notifications",
+        &[("Authorization", "Bearer x")],
+    );
     let line = logged(&lines, "API request rejected");
     let (_, rest) = line.split_once(' ').unwrap();
     assert_eq!(
