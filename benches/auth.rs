@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -19,7 +20,7 @@ use http_body_util::{Either, Full};
 use notify_auth::core::authenticate;
 use notify_auth::token::create_token_at;
 use notify_auth::{
-    ApiKey, AuthError, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service,
+    ApiKey, AuthError, KeyStore, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service,
 };
 use sha2::Sha256;
 use tower::{Layer, ServiceExt, service_fn};
@@ -263,6 +264,44 @@ fn benches(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // A key store lookup as the layer makes it (`KeyStore::service_now`, through
+    // `Arc<dyn KeyStore>`): the in-memory store, and (feature `cache`) a hit of the cache in
+    // front of a store that is only async, as PostgreSQL is.
+    let mut g = c.benchmark_group("store");
+    let memory = || {
+        MemoryStore::builder()
+            .service(service(sid, 1))
+            .build()
+            .unwrap()
+    };
+    let in_memory: Arc<dyn KeyStore> = Arc::new(memory());
+    g.bench_function("memory", |b| {
+        b.iter(|| in_memory.service_now(black_box(sid)))
+    });
+    #[cfg(feature = "cache")]
+    {
+        /// The in-memory store's answers, only through the async method.
+        struct AsyncOnly(MemoryStore);
+
+        #[notify_auth::async_trait]
+        impl KeyStore for AsyncOnly {
+            async fn service(
+                &self,
+                id: Uuid,
+            ) -> Result<Option<Arc<Service>>, notify_auth::KeyStoreError> {
+                self.0.service(id).await
+            }
+        }
+
+        let cache = notify_auth::store::CachedKeyStore::new(AsyncOnly(memory()));
+        rt.block_on(cache.service(sid)).unwrap().unwrap();
+        let cached: Arc<dyn KeyStore> = Arc::new(cache);
+        assert!(matches!(cached.service_now(sid), Some(Ok(Some(_)))));
+        g.bench_function("cache_hit", |b| {
+            b.iter(|| cached.service_now(black_box(sid)))
+        });
+    }
 }
 
 criterion_group!(auth, benches);
