@@ -6,9 +6,9 @@
 //! takes the time and decides at once when nothing needs waiting for (the store has the
 //! service in memory, as [`MemoryStore`](crate::MemoryStore) and a cache hit do): it then
 //! calls the ready inner service itself (allocating nothing but the request's extensions), or
-//! answers the rejection (its body made once per answer, not per request). Otherwise it swaps in a clone of the ready inner service and
-//! returns a future that authenticates (waiting for the store, or reading the body to check
-//! `pay`) and then calls it. The success or rejection line is logged when the request is
+//! answers the rejection (its body made once per answer, not per request). Otherwise it swaps
+//! in a clone of the ready inner service and returns a future that authenticates (waiting for
+//! the store, or reading the body to check `pay`) and then calls it. The success or rejection line is logged when the request is
 //! decided: in `call` for a decision taken at once (inside the span of a tracing layer
 //! outside this one, as tower-http's `TraceLayer` enters its span around `call`). Request
 //! and response bodies are generic, whatever they are: the layer answers
