@@ -2,21 +2,21 @@
 //! internal ones.
 //!
 //! The shape follows tower-http's own middleware: a layer, a service ([`NotifyAuth`],
-//! [`InternalAuth`]) and a [`ResponseFuture`]. `poll_ready` is the inner service's; `call`
-//! takes the time and decides at once when nothing needs waiting for (the store has the
-//! service in memory, as [`MemoryStore`](crate::MemoryStore) and a cache hit do): it then
-//! calls the ready inner service itself (allocating nothing but the request's extensions), or
-//! answers the rejection (its body made once per answer, not per request). Otherwise it swaps
-//! in a clone of the ready inner service and returns a future that authenticates (waiting for
-//! the store, or reading the body to check `pay`) and then calls it. The success or rejection line is logged when the request is
-//! decided: in `call` for a decision taken at once (inside the span of a tracing layer
-//! outside this one, as tower-http's `TraceLayer` enters its span around `call`). Request
-//! and response bodies are generic, whatever they are: the layer answers
-//! `Response<Either<R, B>>`, the rejection's body (`Full<Bytes>` for Notify's JSON, or your
-//! own with [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside
-//! compression, tracing, timeout and limit layers. With request binding, the inner service
-//! receives `Request<Either<Full<Bytes>, B>>`: the body read to check `pay`, or the request's
-//! own, untouched.
+//! [`InternalAuth`]) and a [`ResponseFuture`]. `poll_ready` is the inner service's; `call` takes
+//! the time and decides at once when nothing needs waiting for (the store has the service in
+//! memory, as [`MemoryStore`](crate::MemoryStore) and a cache hit do): it then calls the ready
+//! inner service itself (allocating nothing but the request's extensions), or answers the rejection
+//! (its body made once per answer, not per request). Otherwise it swaps in a clone of the ready
+//! inner service and returns a future that authenticates (waiting for the store, or reading the
+//! body to check `pay`) and then calls it. The success or rejection line is logged when the request
+//! is decided: in `call` for a decision taken at once (inside the span of a tracing layer outside
+//! this one, as tower-http's `TraceLayer` enters its span around `call`). Request and response
+//! bodies are generic, whatever they are: the layer answers `Response<Either<R, B>>`, the
+//! rejection's body (`Full<Bytes>` for Notify's JSON, or your own with
+//! [`AuthLayer::rejection_response`]) or the inner service's, so it composes outside compression,
+//! tracing, timeout and limit layers. With request binding, the inner service receives
+//! `Request<Either<Full<Bytes>, B>>`: the body read to check `pay`, or the request's own,
+//! untouched.
 //!
 //! On success the [`Principal`] (public) or [`InternalCaller`] (internal) is in the request's
 //! extensions. On failure the response carries the [`Rejection`] in its extensions.
