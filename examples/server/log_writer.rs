@@ -305,10 +305,18 @@ mod tests {
         (&writer)
             .write_all(b"this write panics the thread\n")
             .unwrap();
-        // The buffer is over its limit: without the thread's `Ending`, this would wait forever.
-        for _ in 0..3 {
-            (&writer).write_all(b"more\n").unwrap();
-        }
+        // The buffer is over its limit: without the thread's `Ending`, these would wait forever.
+        let (done, finished) = mpsc::channel();
+        let more = writer.clone();
+        thread::spawn(move || {
+            for _ in 0..3 {
+                (&more).write_all(b"more\n").unwrap();
+            }
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("requests waited for a writer thread that had died");
         let started = Instant::now();
         while !writer.shared.lock().closed {
             assert!(started.elapsed() < Duration::from_secs(10), "never closed");
