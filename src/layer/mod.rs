@@ -840,7 +840,6 @@ where
                     state: State::Inner {
                         future: self.inner.call(A::pass_on(request)),
                     },
-                    service: None,
                 };
             }
             private::Now::Decided(Err(rejection)) => {
@@ -849,7 +848,6 @@ where
                     state: State::Rejected {
                         response: Some(rejected(&mut rejection_response, rejection, now)),
                     },
-                    service: None,
                 };
             }
             private::Now::Pending(asked) => asked,
@@ -870,8 +868,10 @@ where
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
-            state: State::Authorize { authorize },
-            service: Some(service),
+            state: State::Authorize {
+                authorize,
+                service: Some(service),
+            },
         }
     }
 }
@@ -935,17 +935,16 @@ pin_project_lite::pin_project! {
         S: Service<Request<ReqBody>>,
     {
         #[pin]
-        state: State<S::Future, ReqBody, RejBody>,
-        // The ready inner service, while the authorization is pending (a request decided
-        // at once was handed to the inner service in `call`).
-        service: Option<S>,
+        state: State<S, S::Future, ReqBody, RejBody>,
     }
 }
 
 pin_project_lite::pin_project! {
     #[project = StateProj]
-    enum State<F, ReqBody, RejBody> {
-        Authorize { authorize: Authorizing<ReqBody, RejBody> },
+    enum State<S, F, ReqBody, RejBody> {
+        // Authorizing, with the ready inner service to call then (a request decided at once
+        // was handed to the inner service in `call`).
+        Authorize { authorize: Authorizing<ReqBody, RejBody>, service: Option<S> },
         Inner { #[pin] future: F },
         Rejected { response: Option<Response<RejBody>> },
     }
@@ -961,17 +960,18 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Authorize { authorize } => match ready!(authorize.as_mut().poll(cx)) {
-                    Ok(request) => {
-                        let mut service = this
-                            .service
-                            .take()
-                            .expect("the service is kept until the authorization ends");
-                        let future = service.call(request);
-                        this.state.set(State::Inner { future });
+                StateProj::Authorize { authorize, service } => {
+                    match ready!(authorize.as_mut().poll(cx)) {
+                        Ok(request) => {
+                            let mut service = service
+                                .take()
+                                .expect("the service is kept until the authorization ends");
+                            let future = service.call(request);
+                            this.state.set(State::Inner { future });
+                        }
+                        Err(response) => return Poll::Ready(Ok(response.map(Either::Left))),
                     }
-                    Err(response) => return Poll::Ready(Ok(response.map(Either::Left))),
-                },
+                }
                 StateProj::Rejected { response } => {
                     let response = response
                         .take()
