@@ -38,6 +38,17 @@ mod binding;
 mod jwt;
 mod pyjson;
 mod python;
+/// How a test says it was skipped: the integration tests' own helper.
+#[cfg(test)]
+#[path = "../../tests/skip/mod.rs"]
+mod skip;
+
+/// The Python the unit tests compare with: the oracle's (`NOTIFY_AUTH_ORACLE_PYTHON`, Notify's
+/// 3.11 under `scripts/test`), else `python3`.
+#[cfg(test)]
+fn oracle_python() -> String {
+    std::env::var("NOTIFY_AUTH_ORACLE_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
 
 use std::borrow::Cow;
 
