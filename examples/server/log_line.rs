@@ -90,29 +90,20 @@ fn write_time(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
     writer.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` for a unix second (the calendar from the `time` crate).
+/// `YYYY-MM-DDTHH:MM:SS` for a unix second, formatted by the `time` crate (`?`s for a
+/// second it cannot write in 19 bytes).
 fn date_and_time(second: u64) -> [u8; 19] {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     let mut text = [b'?'; 19];
-    let Ok(at) = i64::try_from(second).map(time::OffsetDateTime::from_unix_timestamp) else {
-        return text;
-    };
-    let Ok(at) = at else { return text };
-    let fields = [
-        (0, 4, at.year().unsigned_abs()),
-        (5, 2, u32::from(u8::from(at.month()))),
-        (8, 2, u32::from(at.day())),
-        (11, 2, u32::from(at.hour())),
-        (14, 2, u32::from(at.minute())),
-        (17, 2, u32::from(at.second())),
-    ];
-    for (start, width, mut value) in fields {
-        for digit in text[start..start + width].iter_mut().rev() {
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
+    let at = i64::try_from(second)
+        .ok()
+        .and_then(|second| time::OffsetDateTime::from_unix_timestamp(second).ok());
+    if let Some(at) = at {
+        let mut out = &mut text[..];
+        if at.format_into(&mut out, FORMAT).is_err() {
+            text = [b'?'; 19];
         }
-    }
-    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
-        text[at] = separator;
     }
     text
 }
