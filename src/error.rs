@@ -4,13 +4,24 @@ use std::fmt;
 
 use uuid::Uuid;
 
-/// Notify's catch-all answer for a token it cannot use.
+use crate::dialect::Dialect;
+
+/// Notify's catch-all answer for a token it cannot use (GOV.UK Notify and Notify.gov).
 pub const GENERAL_MESSAGE: &str = "Invalid token: make sure your API token matches the example at https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header";
+
+/// GC Notify's and VA Notify's answer for a token they cannot decode, and the crate's answer
+/// in their dialects where they would crash.
+pub const GC_GENERAL_MESSAGE: &str = "Invalid token: signature, api token is not valid";
 
 /// Notify's answer for a token whose `iat` is outside the 30-second window.
 pub const CLOCK_MESSAGE: &str = "Error: Your system clock must be accurate to within 30 seconds";
 
-/// Why a token got the [`GENERAL_MESSAGE`]; for logs only, the answer is the same for all.
+/// GC Notify's answer to an `Authorization` header with none of its schemes.
+pub const GC_SCHEMES_MESSAGE: &str = "Unauthorized, Authorization header is invalid. GC Notify supports the following authentication methods. Bearer: JWT token that the client generates and passes in, Learn more: https://documentation.notification.canada.ca/en/start.html#headers., ApiKey-v1: If you cannot generate a JWT token you may optionally use the API secret generated for you by GC Notify. Learn more: https://documentation.notification.canada.ca/en/start.html#headers.";
+
+/// Why a token got the dialect's general message ([`GENERAL_MESSAGE`] in GOV.UK Notify's);
+/// for logs only: the answer is the same for all, but for the few that a fork words on their
+/// own (see [`ErrorKind::message_in`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum InvalidReason {
@@ -22,7 +33,8 @@ pub enum InvalidReason {
     HeaderJson,
     /// The claims are not a JSON object Python reads (or are one §9 lets this crate refuse).
     ClaimsJson,
-    /// The header's `kid` is not a string.
+    /// The header's `kid` is not a string (GC Notify: `Invalid token: Key ID header parameter
+    /// must be a string`; VA Notify's PyJWT does not look).
     KeyId,
     /// The header carries `crit`, or `b64: false`.
     CriticalHeader,
@@ -32,7 +44,8 @@ pub enum InvalidReason {
     /// service has so many keys that trying each would hash more than
     /// [`KEY_LOOP_BUDGET`](crate::core::KEY_LOOP_BUDGET) bytes (a forged token's worst case).
     TooLongForKeys,
-    /// `iat`, `nbf` or `exp` is `null`, a list, an object, or infinite.
+    /// `iat`, `nbf` or `exp` is `null`, a list, an object, or infinite (Notify.gov: `Invalid
+    /// token: type error`).
     UnusableTime,
     /// `exp` is more than 30 seconds in the past.
     Expired,
@@ -40,17 +53,32 @@ pub enum InvalidReason {
     Audience,
     /// `sub` or `jti` is present and not a string.
     SubjectOrId,
+    /// GC Notify: `nbf` is in the future and there is no `iat`, which GC's log line of the
+    /// clock rejection reads (it crashes).
+    NoIatToLog,
+    /// GC and VA Notify: `iss` holds a NUL or a lone surrogate, which the database driver
+    /// cannot send (it crashes).
+    IssuerUnsendable,
+    /// VA Notify: the key that signed has no expiry date, which VA compares with now (it
+    /// crashes).
+    NoExpiryDate,
+    /// GC and VA Notify's internal routes: the header's `alg` is not `HS256`.
+    Algorithm,
+    /// GC and VA Notify's internal routes: no secret verifies the signature.
+    Signature,
 }
 
-/// Which of the contract's answers a request gets.
+/// Which of the contract's answers a request gets. The words are the dialect's
+/// ([`ErrorKind::message_in`]); the kinds a dialect never gives are marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// 401: no `Authorization` header, or an empty one.
     MissingToken,
-    /// 401: the header does not start with `Bearer ` (any case).
+    /// 401: the header does not start with `Bearer ` (any case; GC Notify: none of its
+    /// schemes starts it).
     NotBearer,
-    /// 403 GENERAL: see the reason.
+    /// 403, the dialect's general message: see the reason.
     InvalidToken(InvalidReason),
     /// 403: the claims have no `iss`.
     MissingIssuer,
@@ -64,7 +92,8 @@ pub enum ErrorKind {
     NoApiKeys,
     /// 403: the service is archived.
     ServiceArchived,
-    /// 403: the JWT header's `alg` is not exactly `HS256`.
+    /// 403: the JWT header's `alg` is not exactly `HS256` (GOV.UK Notify, Notify.gov; GC and
+    /// VA try the next key).
     Algorithm,
     /// 403: `iat` (or `nbf`) is outside the 30-second window, or not an integer.
     Clock,
@@ -77,15 +106,31 @@ pub enum ErrorKind {
     RequestMismatch,
     /// 403: request binding (contract §10): `pay` is missing or does not sign the body.
     PayloadMismatch,
+    /// 403, VA Notify: the signing key's expiry date has passed.
+    KeyExpired,
+    /// 403, GC Notify's `ApiKey-v1`: the key string does not start with `gcntfy-`, is shorter
+    /// than 79 characters, or does not carry its key's service id.
+    IncompleteApiKey,
+    /// 403, GC Notify's `ApiKey-v1`: no key has the secret the key string ends with.
+    UnknownApiKey,
+    /// 403: an `ApiKey-v1` key string, but the key store cannot find keys by their secret
+    /// ([`KeyStore::key_by_secret`](crate::KeyStore::key_by_secret)).
+    ApiKeysUnsupported,
+    /// 403, GC and VA Notify's internal routes: `iat` is outside the window.
+    InternalClock,
+    /// 401, GC Notify's internal routes: a scheme other than `Bearer`.
+    InternalScheme,
 }
 
 impl ErrorKind {
-    /// One kind for each of the contract's answers (status and message), in the order of
+    /// One kind for each answer a dialect words on its own, in the order of
     /// [`ErrorKind::answer`]: what the layer makes its response bodies from, once each.
-    pub(crate) const ANSWERS: [ErrorKind; 15] = [
+    pub(crate) const ANSWERS: [ErrorKind; 23] = [
         ErrorKind::MissingToken,
         ErrorKind::NotBearer,
         ErrorKind::InvalidToken(InvalidReason::Segments),
+        ErrorKind::InvalidToken(InvalidReason::UnusableTime),
+        ErrorKind::InvalidToken(InvalidReason::KeyId),
         ErrorKind::MissingIssuer,
         ErrorKind::IssuerNotUuid,
         ErrorKind::NotAllowed,
@@ -98,74 +143,171 @@ impl ErrorKind {
         ErrorKind::KeyNotFound,
         ErrorKind::RequestMismatch,
         ErrorKind::PayloadMismatch,
+        ErrorKind::KeyExpired,
+        ErrorKind::IncompleteApiKey,
+        ErrorKind::UnknownApiKey,
+        ErrorKind::ApiKeysUnsupported,
+        ErrorKind::InternalClock,
+        ErrorKind::InternalScheme,
     ];
 
-    /// Which of [`ErrorKind::ANSWERS`] this kind answers as (every [`InvalidReason`] gets the
-    /// same answer).
+    /// Which of [`ErrorKind::ANSWERS`] this kind answers as, in every dialect.
     pub(crate) fn answer(self) -> usize {
         match self {
             ErrorKind::MissingToken => 0,
             ErrorKind::NotBearer => 1,
+            ErrorKind::InvalidToken(InvalidReason::UnusableTime) => 3,
+            ErrorKind::InvalidToken(InvalidReason::KeyId) => 4,
             ErrorKind::InvalidToken(_) => 2,
-            ErrorKind::MissingIssuer => 3,
-            ErrorKind::IssuerNotUuid => 4,
-            ErrorKind::NotAllowed => 5,
-            ErrorKind::ServiceNotFound => 6,
-            ErrorKind::NoApiKeys => 7,
-            ErrorKind::ServiceArchived => 8,
-            ErrorKind::Algorithm => 9,
-            ErrorKind::Clock => 10,
-            ErrorKind::Revoked => 11,
-            ErrorKind::KeyNotFound => 12,
-            ErrorKind::RequestMismatch => 13,
-            ErrorKind::PayloadMismatch => 14,
+            ErrorKind::MissingIssuer => 5,
+            ErrorKind::IssuerNotUuid => 6,
+            ErrorKind::NotAllowed => 7,
+            ErrorKind::ServiceNotFound => 8,
+            ErrorKind::NoApiKeys => 9,
+            ErrorKind::ServiceArchived => 10,
+            ErrorKind::Algorithm => 11,
+            ErrorKind::Clock => 12,
+            ErrorKind::Revoked => 13,
+            ErrorKind::KeyNotFound => 14,
+            ErrorKind::RequestMismatch => 15,
+            ErrorKind::PayloadMismatch => 16,
+            ErrorKind::KeyExpired => 17,
+            ErrorKind::IncompleteApiKey => 18,
+            ErrorKind::UnknownApiKey => 19,
+            ErrorKind::ApiKeysUnsupported => 20,
+            ErrorKind::InternalClock => 21,
+            ErrorKind::InternalScheme => 22,
         }
     }
 
-    /// The HTTP status Notify answers with.
+    /// The HTTP status Notify answers with (the same in every dialect).
     pub fn status(self) -> u16 {
         match self {
-            ErrorKind::MissingToken | ErrorKind::NotBearer | ErrorKind::NotAllowed => 401,
+            ErrorKind::MissingToken
+            | ErrorKind::NotBearer
+            | ErrorKind::NotAllowed
+            | ErrorKind::InternalScheme => 401,
             _ => 403,
         }
     }
 
-    /// The exact message Notify answers with.
+    /// The exact message GOV.UK Notify answers with.
     pub fn message(self) -> &'static str {
+        self.message_in(Dialect::Uk)
+    }
+
+    /// The exact message the `dialect`'s fork answers with (for GC Notify's internal routes,
+    /// its admin client's: [`AuthError::message`] words the others).
+    pub fn message_in(self, dialect: Dialect) -> &'static str {
+        self.worded(dialect, InternalRole::Admin)
+    }
+
+    fn worded(self, dialect: Dialect, role: InternalRole) -> &'static str {
+        let comma = matches!(dialect, Dialect::Gc | Dialect::Va);
         match self {
+            ErrorKind::MissingToken if comma => {
+                "Unauthorized, authentication token must be provided"
+            }
             ErrorKind::MissingToken => "Unauthorized: authentication token must be provided",
+            ErrorKind::NotBearer if dialect == Dialect::Gc => GC_SCHEMES_MESSAGE,
+            ErrorKind::NotBearer if comma => {
+                "Unauthorized, authentication bearer scheme must be used"
+            }
             ErrorKind::NotBearer => "Unauthorized: authentication bearer scheme must be used",
-            ErrorKind::InvalidToken(_) => GENERAL_MESSAGE,
+            ErrorKind::InvalidToken(InvalidReason::UnusableTime) if dialect == Dialect::Gov => {
+                "Invalid token: type error"
+            }
+            ErrorKind::InvalidToken(InvalidReason::KeyId) if dialect == Dialect::Gc => {
+                "Invalid token: Key ID header parameter must be a string"
+            }
+            ErrorKind::InvalidToken(_) => dialect.general_message(),
             ErrorKind::MissingIssuer => "Invalid token: iss field not provided",
             ErrorKind::IssuerNotUuid => "Invalid token: service id is not the right data type",
-            ErrorKind::NotAllowed => "Unauthorized: not allowed to perform this action",
+            ErrorKind::NotAllowed => match (dialect, role) {
+                (Dialect::Uk | Dialect::Gov, _) => {
+                    "Unauthorized: not allowed to perform this action"
+                }
+                (Dialect::Gc, InternalRole::Sre) => {
+                    "Unauthorized, sre authentication token required"
+                }
+                (Dialect::Gc, InternalRole::CacheClear) => {
+                    "Unauthorized, cache clear authentication token required"
+                }
+                (Dialect::Gc, InternalRole::Cypress) => {
+                    "Unauthorized, cypress authentication token required"
+                }
+                (Dialect::Gc | Dialect::Va, _) => {
+                    "Unauthorized, admin authentication token required"
+                }
+            },
             ErrorKind::ServiceNotFound => "Invalid token: service not found",
             ErrorKind::NoApiKeys => "Invalid token: service has no API keys",
             ErrorKind::ServiceArchived => "Invalid token: service is archived",
             ErrorKind::Algorithm => "Invalid token: algorithm used is not HS256",
             ErrorKind::Clock => CLOCK_MESSAGE,
             ErrorKind::Revoked => "Invalid token: API key revoked",
-            ErrorKind::KeyNotFound => "Invalid token: API key not found",
+            ErrorKind::KeyNotFound if comma => "Invalid token: signature, api token not found",
+            ErrorKind::KeyNotFound | ErrorKind::UnknownApiKey => "Invalid token: API key not found",
             ErrorKind::RequestMismatch => "Invalid token: request",
             ErrorKind::PayloadMismatch => "Invalid token: payload",
+            ErrorKind::KeyExpired => "Invalid token: API key expired",
+            ErrorKind::IncompleteApiKey => "Invalid token: Enter your full API key",
+            ErrorKind::ApiKeysUnsupported => {
+                "Invalid token: this server cannot look up API keys by their secret; send a JWT \
+                 with the Bearer scheme"
+            }
+            ErrorKind::InternalClock => {
+                "Invalid token: expired, check that your system clock is accurate"
+            }
+            // GC Notify words its cache-clear route's as its SRE route's.
+            ErrorKind::InternalScheme => match role {
+                InternalRole::Admin => "Invalid scheme: can only use JWT for admin authentication",
+                InternalRole::Sre | InternalRole::CacheClear => {
+                    "Invalid scheme: can only use JWT for sre authentication"
+                }
+                InternalRole::Cypress => {
+                    "Invalid scheme: can only use JWT for cypress authentication"
+                }
+            },
         }
     }
 }
 
-/// A rejected request: the contract's answer, plus the ids known when it was decided (for logs).
+/// Which of GC Notify's internal clients an internal route is for: it words the route's 401
+/// answers (`Unauthorized, sre authentication token required`, …). The other dialects have
+/// one wording for every internal route. [`InternalRole::Admin`] by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum InternalRole {
+    /// The admin app (`notify-admin`).
+    #[default]
+    Admin,
+    /// GC Notify's SRE tools (`SRE_CLIENT_USER`).
+    Sre,
+    /// GC Notify's cache clearing after a deployment (`CACHE_CLEAR_USER`).
+    CacheClear,
+    /// GC Notify's Cypress tests (`CYPRESS_AUTH_USER`).
+    Cypress,
+}
+
+/// A rejected request: the contract's answer in a dialect's words, plus the ids known when it
+/// was decided (for logs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AuthError {
     kind: ErrorKind,
+    dialect: Dialect,
+    role: InternalRole,
     service_id: Option<Uuid>,
     api_key_id: Option<Uuid>,
     token_iat: Option<i64>,
 }
 
 impl AuthError {
-    /// An error with no ids attached.
+    /// An error with no ids attached, in GOV.UK Notify's words.
     pub fn new(kind: ErrorKind) -> Self {
         AuthError {
             kind,
+            dialect: Dialect::Uk,
+            role: InternalRole::Admin,
             service_id: None,
             api_key_id: None,
             token_iat: None,
@@ -187,10 +329,22 @@ impl AuthError {
         }
     }
 
+    /// The same answer in `dialect`'s words.
+    pub fn in_dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// The same answer worded for an internal route of `role` (GC Notify's words differ).
+    pub(crate) fn for_role(mut self, role: InternalRole) -> Self {
+        self.role = role;
+        self
+    }
+
     /// Attaches the token's `iat` (an integer, as Python's `int()` read it) to a clock
     /// rejection, for the log line that says how far the client's clock is off.
     pub(crate) fn with_token_iat(mut self, iat: Option<i64>) -> Self {
-        if self.kind == ErrorKind::Clock {
+        if matches!(self.kind, ErrorKind::Clock | ErrorKind::InternalClock) {
             self.token_iat = iat;
         }
         self
@@ -208,14 +362,26 @@ impl AuthError {
         self.kind
     }
 
+    /// Whose words it is in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// The HTTP status (401 or 403).
     pub fn status(&self) -> u16 {
         self.kind.status()
     }
 
-    /// The exact message.
+    /// The exact message, in the dialect's words.
     pub fn message(&self) -> &'static str {
-        self.kind.message()
+        self.kind.worded(self.dialect, self.role)
+    }
+
+    /// Which of the answers made once per dialect this is (`None` for GC Notify's internal
+    /// routes other than the admin one, worded per request).
+    pub(crate) fn answer(&self) -> Option<usize> {
+        let worded_by_role = matches!(self.kind, ErrorKind::NotAllowed | ErrorKind::InternalScheme);
+        (!worded_by_role || self.role == InternalRole::Admin).then(|| self.kind.answer())
     }
 
     /// The service the token named, when the decision got that far.
@@ -229,7 +395,7 @@ impl AuthError {
     }
 
     /// The public (v2) error body: `{"errors":[{"error":"AuthError","message":…}],"status_code":…}`
-    /// and a newline.
+    /// and a newline (the same shape in every dialect).
     pub fn v2_body(&self) -> String {
         let message = json_string(self.message());
         format!(
@@ -238,10 +404,14 @@ impl AuthError {
         )
     }
 
-    /// The internal (v1) error body: `{"message":{"token":[…]},"result":"error"}` and a newline.
+    /// The internal (v1) error body and a newline: `{"message":{"token":[…]},"result":"error"}`,
+    /// or in VA Notify's dialect `{"message":…,"result":"error"}`.
     pub fn v1_body(&self) -> String {
         let message = json_string(self.message());
-        format!("{{\"message\":{{\"token\":[{message}]}},\"result\":\"error\"}}\n")
+        match self.dialect {
+            Dialect::Va => format!("{{\"message\":{message},\"result\":\"error\"}}\n"),
+            _ => format!("{{\"message\":{{\"token\":[{message}]}},\"result\":\"error\"}}\n"),
+        }
     }
 }
 
@@ -300,14 +470,71 @@ mod tests {
             InvalidReason::Expired,
             InvalidReason::Audience,
             InvalidReason::SubjectOrId,
+            InvalidReason::NoIatToLog,
+            InvalidReason::IssuerUnsendable,
+            InvalidReason::NoExpiryDate,
+            InvalidReason::Algorithm,
+            InvalidReason::Signature,
         ];
-        for reason in reasons {
-            let kind = ErrorKind::InvalidToken(reason);
-            let listed = ErrorKind::ANSWERS[kind.answer()];
-            assert_eq!(
-                (kind.status(), kind.message()),
-                (listed.status(), listed.message())
-            );
+        for dialect in Dialect::ALL {
+            for reason in reasons {
+                let kind = ErrorKind::InvalidToken(reason);
+                let listed = ErrorKind::ANSWERS[kind.answer()];
+                assert_eq!(
+                    (kind.status(), kind.message_in(dialect)),
+                    (listed.status(), listed.message_in(dialect)),
+                    "{dialect} {reason:?}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn each_dialect_words_its_own_answers() {
+        let words = |kind: ErrorKind| Dialect::ALL.map(|d| kind.message_in(d));
+        assert_eq!(
+            words(ErrorKind::MissingToken),
+            [
+                "Unauthorized: authentication token must be provided",
+                "Unauthorized, authentication token must be provided",
+                "Unauthorized: authentication token must be provided",
+                "Unauthorized, authentication token must be provided",
+            ]
+        );
+        assert_eq!(
+            words(ErrorKind::KeyNotFound),
+            [
+                "Invalid token: API key not found",
+                "Invalid token: signature, api token not found",
+                "Invalid token: API key not found",
+                "Invalid token: signature, api token not found",
+            ]
+        );
+        assert_eq!(
+            words(ErrorKind::InvalidToken(InvalidReason::UnusableTime)),
+            [
+                GENERAL_MESSAGE,
+                GC_GENERAL_MESSAGE,
+                "Invalid token: type error",
+                GC_GENERAL_MESSAGE
+            ]
+        );
+        assert_eq!(
+            ErrorKind::NotBearer.message_in(Dialect::Gc),
+            GC_SCHEMES_MESSAGE
+        );
+        let sre = AuthError::new(ErrorKind::InternalScheme)
+            .in_dialect(Dialect::Gc)
+            .for_role(InternalRole::CacheClear);
+        assert_eq!(
+            sre.message(),
+            "Invalid scheme: can only use JWT for sre authentication"
+        );
+        assert_eq!(sre.answer(), None, "worded per request");
+        let va = AuthError::new(ErrorKind::NotAllowed).in_dialect(Dialect::Va);
+        assert_eq!(
+            va.v1_body(),
+            "{\"message\":\"Unauthorized, admin authentication token required\",\"result\":\"error\"}\n"
+        );
     }
 }

@@ -49,6 +49,7 @@
 pub mod axum;
 pub mod clock;
 pub mod core;
+pub mod dialect;
 pub mod error;
 pub mod layer;
 pub mod model;
@@ -60,14 +61,15 @@ pub mod token;
 pub use async_trait::async_trait;
 
 pub use crate::clock::{Clock, SystemClock};
-pub use crate::error::{AuthError, ErrorKind, InvalidReason};
+pub use crate::dialect::Dialect;
+pub use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
 pub use crate::layer::{
     BoundNotifyAuth, BoundNotifyAuthLayer, DEFAULT_STORE_TIMEOUT, InternalAuth, InternalAuthLayer,
     InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture,
     V1Errors, V2Errors, authorize_headers,
 };
 pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
-pub use crate::store::{KeyStore, KeyStoreError, LoadError, MemoryStore};
+pub use crate::store::{KeyBySecret, KeyStore, KeyStoreError, LoadError, MemoryStore};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

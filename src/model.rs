@@ -138,6 +138,10 @@ pub struct ApiKey {
     expiry_date: Option<OffsetDateTime>,
     /// Unix second from which a revoked key is no longer listed (contract §5).
     hidden_from: Option<i64>,
+    /// VA Notify's `revoked` column.
+    revoked: bool,
+    /// The key's name, as its owner knows it (GC Notify's key strings carry it).
+    name: Option<Box<str>>,
 }
 
 impl ApiKey {
@@ -149,15 +153,35 @@ impl ApiKey {
             key_type,
             expiry_date: None,
             hidden_from: None,
+            revoked: false,
+            name: None,
         }
     }
 
-    /// Marks the key as revoked at `expiry_date` (Notify's `expiry_date` column).
+    /// Sets VA Notify's `revoked` flag: a revoked key is answered "API key revoked" in every
+    /// dialect (GOV.UK Notify, Notify.gov and GC Notify mark revocation with the expiry date
+    /// alone, [`ApiKey::revoked_at`]).
+    pub fn revoked(mut self, revoked: bool) -> Self {
+        self.revoked = revoked;
+        self
+    }
+
+    /// Names the key (Notify's `api_keys.name`; GC Notify's key strings carry it, and nothing
+    /// checks it).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// Sets the key's expiry date (Notify's `expiry_date` column): in GOV.UK Notify, Notify.gov
+    /// and GC Notify the moment it was revoked; in VA Notify, where every key has one, the
+    /// moment it stops working ("API key expired" from then on, to the second).
     ///
     /// A revoked key is still listed for a while, so a token signed with it is answered
     /// "API key revoked"; after that it is invisible, exactly as in Notify: the key stays
     /// listed while the UTC calendar date of `expiry_date`, taken at midnight, is later than
-    /// seven days before now.
+    /// seven days before now. (GC and VA Notify list every key, however old: see
+    /// [`Dialect::tries_every_key`](crate::Dialect::tries_every_key).)
     pub fn revoked_at(mut self, expiry_date: OffsetDateTime) -> Self {
         let utc = expiry_date.to_offset(time::UtcOffset::UTC);
         let midnight = utc.unix_timestamp().div_euclid(SECS_PER_DAY) * SECS_PER_DAY;
@@ -181,9 +205,20 @@ impl ApiKey {
         self.key_type
     }
 
-    /// When the key was revoked, if it was.
+    /// The key's expiry date, if it has one: when it was revoked (VA Notify: when it
+    /// expires).
     pub fn expiry_date(&self) -> Option<OffsetDateTime> {
         self.expiry_date
+    }
+
+    /// VA Notify's `revoked` flag ([`ApiKey::revoked`]).
+    pub fn is_revoked(&self) -> bool {
+        self.revoked
+    }
+
+    /// The key's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Whether Notify would list this key at unix second `now`: active keys always, revoked

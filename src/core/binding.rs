@@ -60,6 +60,16 @@ impl<'s> Authorized<'s> {
         }
     }
 
+    /// A key that signed nothing (GC Notify's raw keys): no `req`, no `pay`.
+    pub(super) fn unbound(principal: Principal, secret: &'s Secret) -> Self {
+        Authorized {
+            principal,
+            secret,
+            req: BindingClaim::Absent,
+            pay: BindingClaim::Absent,
+        }
+    }
+
     /// Who the request is from.
     pub fn principal(&self) -> Principal {
         self.principal

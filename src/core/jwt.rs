@@ -10,8 +10,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::mem::MaybeUninit;
 
+use super::orm::{DbIssuer, database_issuer};
 use super::pyjson::{self, JsonStr, Value};
 use super::python::{py_int, py_uuid};
+use crate::dialect::Dialect;
 use crate::error::{AuthError, ErrorKind, InvalidReason};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -130,11 +132,24 @@ impl BindingClaim {
     }
 }
 
-/// How `iss` is judged: as a service id (public routes) or against a client id (internal).
+/// How `iss` is judged: as a service id (public routes), by Python's `uuid.UUID` or as GC and
+/// VA Notify's database reads it, or against a client id (internal).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum IssuerRule<'r> {
     ServiceId,
+    ServiceIdByDatabase,
     Client(&'r str),
+}
+
+impl IssuerRule<'_> {
+    /// The rule for a public route's `iss` in `dialect`.
+    pub(crate) fn service_id(dialect: Dialect) -> Self {
+        if dialect.issuer_by_database() {
+            IssuerRule::ServiceIdByDatabase
+        } else {
+            IssuerRule::ServiceId
+        }
+    }
 }
 
 /// What `iss` turned out to be.
@@ -143,6 +158,8 @@ pub(crate) enum Issuer {
     Absent,
     /// The service id, or `None` if `iss` is not a UUID for Python.
     Service(Option<uuid::Uuid>),
+    /// What GC and VA Notify's database makes of it.
+    Database(DbIssuer),
     /// Whether it equals the expected client id.
     Client(bool),
 }
@@ -209,8 +226,14 @@ const OFFICIAL_HEADERS: [&[u8]; 2] = [
 ];
 
 /// Parses a bearer token (the part after `Bearer `): contract §2 steps 3 and 4, and the `iss`
-/// judgement of step 5 (public) or of §7 (internal), which needs the claims' text.
-pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>, AuthError> {
+/// judgement of step 5 (public) or of §7 (internal), which needs the claims' text. `dialect`
+/// says whether a `kid` that is not a string is an error (VA Notify's PyJWT 2.11 never looks
+/// at it).
+pub(crate) fn parse<'a>(
+    token: &'a [u8],
+    rule: IssuerRule<'_>,
+    dialect: Dialect,
+) -> Result<Jwt<'a>, AuthError> {
     // The first and the last dot delimit the segments. A dot in between would be a fourth
     // segment, which the payload's base64 decoding then refuses (the same answer: GENERAL).
     let (Some(first), Some(second)) = (memchr::memchr(b'.', token), memchr::memrchr(b'.', token))
@@ -249,7 +272,7 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
         }
     });
 
-    if header.kid_not_string {
+    if header.kid_not_string && dialect != Dialect::Va {
         return Err(invalid(InvalidReason::KeyId));
     }
     if header.crit || header.b64_false {
@@ -275,9 +298,9 @@ pub(crate) fn parse<'a>(token: &'a [u8], rule: IssuerRule<'_>) -> Result<Jwt<'a>
 /// (another order, spacing, escapes, a sign, a leading zero, more digits than fit) is left
 /// to the full parser, which gives the same answer for these bytes.
 fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)> {
-    let IssuerRule::ServiceId = rule else {
+    if let IssuerRule::Client(_) = rule {
         return None;
-    };
+    }
     let rest = json.strip_prefix(br#"{"iss":""#)?;
     let (iss, rest) = rest.split_at_checked(36)?;
     let service_id = uuid::Uuid::try_parse_ascii(iss).ok()?;
@@ -297,7 +320,12 @@ fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)
         iat: Time::At(iat),
         ..Claims::default()
     };
-    Some((claims, Issuer::Service(Some(service_id))))
+    // A hyphenated UUID is one for Python and PostgreSQL alike.
+    let issuer = match rule {
+        IssuerRule::ServiceIdByDatabase => Issuer::Database(DbIssuer::Id(service_id)),
+        _ => Issuer::Service(Some(service_id)),
+    };
+    Some((claims, issuer))
 }
 
 /// The members the contract reads: the header's and the claims' (each object is looked at
@@ -409,6 +437,7 @@ fn claims_of(m: &Members<'_>, rule: IssuerRule<'_>) -> (Claims, Issuer) {
         (None, _) => Issuer::Absent,
         (Some(Value::Str(iss)), IssuerRule::ServiceId) => Issuer::Service(py_uuid(&iss.text())),
         (Some(_), IssuerRule::ServiceId) => Issuer::Service(None),
+        (Some(iss), IssuerRule::ServiceIdByDatabase) => Issuer::Database(database_issuer(iss)),
         (Some(Value::Str(iss)), IssuerRule::Client(id)) => Issuer::Client(iss.is(id)),
         (Some(_), IssuerRule::Client(_)) => Issuer::Client(false),
     };
@@ -501,7 +530,7 @@ mod tests {
         use crate::core::python::DIGIT_STEPS;
         let token = format!("{}.{}.c2ln", b64(header.as_bytes()), b64(claims.as_bytes()));
         DIGIT_STEPS.with(|steps| steps.set(0));
-        parse(token.as_bytes(), IssuerRule::ServiceId).unwrap();
+        parse(token.as_bytes(), IssuerRule::ServiceId, Dialect::Uk).unwrap();
         DIGIT_STEPS.with(|steps| steps.get())
     }
 

@@ -13,6 +13,13 @@
 //!
 //! [`authenticate`] does both for a caller whose keys are at hand.
 //!
+//! Those answer as GOV.UK Notify does. In another [`Dialect`], [`Credential::parse`] reads the
+//! header as that fork does: a JWT ([`PublicToken`], whose decision then follows the fork's
+//! rules), or with GC Notify's `ApiKey-v1` scheme a raw key string ([`ApiKeyString`]), which
+//! names no service and is found by its secret instead ([`ApiKeyString::secret`], then
+//! [`ApiKeyString::authorize`]). [`InternalToken::parse_in`] is the internal routes' reading
+//! in a dialect.
+//!
 //! ```
 //! use notify_auth::core::{authenticate, Authorization};
 //! use notify_auth::{ApiKey, KeyType, Secret, Service};
@@ -36,6 +43,7 @@
 
 mod binding;
 mod jwt;
+mod orm;
 mod pyjson;
 mod python;
 /// How a test says it was skipped: the integration tests' own helper.
@@ -56,8 +64,10 @@ use uuid::Uuid;
 
 pub use self::binding::{Authorized, RequestBinding};
 use self::jwt::{Issuer, IssuerRule, Jwt, Time};
-use crate::error::{AuthError, ErrorKind, InvalidReason};
-use crate::model::{Principal, Secret, Service};
+use self::orm::DbIssuer;
+pub use crate::dialect::Dialect;
+use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
+use crate::model::{ApiKey, Principal, Secret, Service};
 
 /// The longest bearer token read (bytes after `Bearer `). Longer ones are refused with 403
 /// GENERAL before any decoding. Notify's tokens are about 150 bytes; Notify's own server
@@ -173,6 +183,70 @@ impl<'a> Authorization<'a> {
     }
 }
 
+/// The schemes GC Notify reads, in the order it tries them as prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    ApiKey,
+    CacheClear,
+    Cypress,
+}
+
+const GC_SCHEMES: [(&[u8], Scheme); 4] = [
+    (b"bearer", Scheme::Bearer),
+    (b"apikey-v1", Scheme::ApiKey),
+    (b"cacheclear-v1", Scheme::CacheClear),
+    (b"cypress-v1", Scheme::Cypress),
+];
+
+impl Authorization<'_> {
+    /// Steps 1 and 2 in `dialect`: the scheme and what follows it. GOV.UK Notify, Notify.gov
+    /// and VA Notify read `Bearer ` ([`Authorization::bearer_token`]). GC Notify finds its
+    /// schemes as case-insensitive prefixes and takes what follows the scheme and one more
+    /// character, stripped of Python's white space; a raw key (`ApiKey-v1`) is read whatever
+    /// its length, since only its ends matter.
+    pub(crate) fn presented(&self, dialect: Dialect) -> Result<(Scheme, &[u8]), AuthError> {
+        if dialect != Dialect::Gc {
+            return self.bearer_token().map(|token| (Scheme::Bearer, token));
+        }
+        let value = match &self.value {
+            Some(v) if !v.is_empty() => v,
+            None if self.too_long => {
+                return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+            }
+            _ => return Err(ErrorKind::MissingToken.into()),
+        };
+        let starts = |name: &[u8]| {
+            value
+                .get(..name.len())
+                .is_some_and(|v| v.eq_ignore_ascii_case(name))
+        };
+        let Some((name, scheme)) = GC_SCHEMES.into_iter().find(|(name, _)| starts(name)) else {
+            return Err(ErrorKind::NotBearer.into());
+        };
+        let token = py_strip(value.get(name.len() + 1..).unwrap_or_default());
+        if scheme != Scheme::ApiKey && (self.too_long || token.len() > MAX_TOKEN_LEN) {
+            return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+        }
+        Ok((scheme, token))
+    }
+}
+
+/// Python's `str.strip()` on text decoded as Latin-1, as GC Notify strips its token: the
+/// ASCII white space and separators, NEL (0x85) and the no-break space (0xA0).
+fn py_strip(value: &[u8]) -> &[u8] {
+    let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | 0x1c..=0x20 | 0x85 | 0xa0);
+    let start = value
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
 fn trim(value: &[u8]) -> &[u8] {
     let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value
@@ -191,20 +265,65 @@ fn trim(value: &[u8]) -> &[u8] {
 pub struct PublicToken<'a> {
     jwt: Jwt<'a>,
     service_id: Uuid,
+    dialect: Dialect,
+}
+
+/// What the `Authorization` header of a public request presents, read as a [`Dialect`]
+/// reads it: a JWT naming a service, or (GC Notify) a raw key string.
+#[derive(Debug)]
+pub enum Credential<'a> {
+    /// A JWT whose `iss` names a service (steps 1 to 5 passed).
+    Token(PublicToken<'a>),
+    /// GC Notify's `ApiKey-v1 <key string>`: the key is found by its secret.
+    ApiKey(ApiKeyString<'a>),
+}
+
+impl<'a> Credential<'a> {
+    /// Steps 1 to 5 as `dialect`'s fork takes them. Errors are in the dialect's words.
+    pub fn parse(
+        authorization: &'a Authorization<'_>,
+        dialect: Dialect,
+    ) -> Result<Self, AuthError> {
+        Self::read(authorization, dialect).map_err(|e| e.in_dialect(dialect))
+    }
+
+    fn read(authorization: &'a Authorization<'_>, dialect: Dialect) -> Result<Self, AuthError> {
+        match authorization.presented(dialect)? {
+            (Scheme::ApiKey, key) => Ok(Credential::ApiKey(ApiKeyString { text: key })),
+            // GC Notify authenticates CacheClear-v1 and Cypress-v1 tokens as Bearer ones.
+            (_, token) => PublicToken::read(token, dialect).map(Credential::Token),
+        }
+    }
 }
 
 impl<'a> PublicToken<'a> {
-    /// Steps 1 to 5 of contract §2.
+    /// Steps 1 to 5 of contract §2, as GOV.UK Notify takes them ([`Credential::parse`] for
+    /// the other dialects).
     pub fn parse(authorization: &'a Authorization<'_>) -> Result<Self, AuthError> {
-        let jwt = jwt::parse(authorization.bearer_token()?, IssuerRule::ServiceId)?;
+        Self::read(authorization.bearer_token()?, Dialect::Uk)
+    }
+
+    /// Steps 3 to 5 for the token after the scheme (errors in GOV.UK Notify's words).
+    fn read(token: &'a [u8], dialect: Dialect) -> Result<Self, AuthError> {
+        let jwt = jwt::parse(token, IssuerRule::service_id(dialect), dialect)?;
         let service_id = match jwt.issuer {
             Issuer::Absent => return Err(ErrorKind::MissingIssuer.into()),
-            Issuer::Service(Some(id)) => id,
-            Issuer::Service(None) | Issuer::Client(_) => {
+            Issuer::Service(Some(id)) | Issuer::Database(DbIssuer::Id(id)) => id,
+            Issuer::Database(DbIssuer::NoService) => {
+                return Err(ErrorKind::ServiceNotFound.into());
+            }
+            Issuer::Database(DbIssuer::Unsendable) => {
+                return Err(ErrorKind::InvalidToken(InvalidReason::IssuerUnsendable).into());
+            }
+            Issuer::Service(None) | Issuer::Database(DbIssuer::NotUuid) | Issuer::Client(_) => {
                 return Err(ErrorKind::IssuerNotUuid.into());
             }
         };
-        Ok(PublicToken { jwt, service_id })
+        Ok(PublicToken {
+            jwt,
+            service_id,
+            dialect,
+        })
     }
 
     /// The service the token names (canonical form of its `iss`).
@@ -242,23 +361,18 @@ impl<'a> PublicToken<'a> {
         service: Option<&'s Service>,
         now: i64,
     ) -> Result<KeyLoop<'t, 's>, AuthError> {
-        let service_id = self.service_id;
+        let (service_id, dialect) = (self.service_id, self.dialect);
+        let fail = |kind| Err(AuthError::for_service(kind, service_id).in_dialect(dialect));
         let Some(service) = service else {
-            return Err(AuthError::for_service(
-                ErrorKind::ServiceNotFound,
-                service_id,
-            ));
+            return fail(ErrorKind::ServiceNotFound);
         };
         let keys = service.api_keys();
-        let visible = || keys.iter().filter(|key| key.is_visible_at(now));
+        let visible = || keys.iter().filter(|key| is_listed(key, now, dialect));
         if visible().next().is_none() {
-            return Err(AuthError::for_service(ErrorKind::NoApiKeys, service_id));
+            return fail(ErrorKind::NoApiKeys);
         }
         if !service.is_active() {
-            return Err(AuthError::for_service(
-                ErrorKind::ServiceArchived,
-                service_id,
-            ));
+            return fail(ErrorKind::ServiceArchived);
         }
         let len = self.jwt.signing_input.len();
         let too_long = len > LONG_TOKEN_LEN
@@ -276,6 +390,7 @@ impl<'a> PublicToken<'a> {
             service,
             now,
             too_long,
+            dialect,
             order: KeyOrder {
                 first: [kid, hint.filter(|&h| Some(h) != kid)],
                 taken_first: 0,
@@ -286,6 +401,35 @@ impl<'a> PublicToken<'a> {
     }
 }
 
+/// Whether `dialect`'s fork lists `key` at unix second `now` (GC and VA Notify list every
+/// key; the others hide keys revoked more than about seven days ago).
+fn is_listed(key: &ApiKey, now: i64, dialect: Dialect) -> bool {
+    dialect.tries_every_key() || key.is_visible_at(now)
+}
+
+/// What the fork answers once a key has verified the token and its claims: revoked (every
+/// dialect), or VA Notify's expired key (to the second: an expiry date at or before the
+/// start of the second the request arrived in).
+fn judge_key(key: &ApiKey, now: i64, dialect: Dialect) -> Result<(), ErrorKind> {
+    let expiry = key.expiry_date();
+    if dialect != Dialect::Va {
+        return match expiry.is_some() || key.is_revoked() {
+            true => Err(ErrorKind::Revoked),
+            false => Ok(()),
+        };
+    }
+    if key.is_revoked() {
+        return Err(ErrorKind::Revoked);
+    }
+    match expiry {
+        None => Err(ErrorKind::InvalidToken(InvalidReason::NoExpiryDate)),
+        Some(expiry) if expiry.unix_timestamp_nanos() <= i128::from(now) * 1_000_000_000 => {
+            Err(ErrorKind::KeyExpired)
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// The key loop of one public token (contract §3), made by [`PublicToken::key_loop`].
 pub struct KeyLoop<'t, 's> {
     jwt: &'t Jwt<'t>,
@@ -293,6 +437,7 @@ pub struct KeyLoop<'t, 's> {
     service: &'s Service,
     now: i64,
     too_long: bool,
+    dialect: Dialect,
     order: KeyOrder,
 }
 
@@ -301,6 +446,7 @@ impl std::fmt::Debug for KeyLoop<'_, '_> {
         f.debug_struct("KeyLoop")
             .field("service_id", &self.service_id)
             .field("too_long", &self.too_long)
+            .field("dialect", &self.dialect)
             .field("order", &self.order)
             .finish_non_exhaustive()
     }
@@ -325,42 +471,49 @@ impl<'s> KeyLoop<'_, 's> {
     /// (at least one HMAC, each costing [`hmac_cost`] of the token's signed part): `None`
     /// then, and the next call goes on where this one stopped.
     pub fn run(&mut self, budget: usize) -> Option<Result<Authorized<'s>, AuthError>> {
-        let (service, service_id) = (self.service, self.service_id);
+        let (service, service_id, dialect) = (self.service, self.service_id, self.dialect);
         let keys = service.api_keys();
         let now = self.now;
         let mut candidates = (&mut self.order)
             .map(|i| (i, &keys[i]))
-            .filter(|(_, key)| key.is_visible_at(now))
+            .filter(|(_, key)| is_listed(key, now, dialect))
             .map(|(i, key)| (key.secret(), (i, key)));
         let outcome = if self.too_long && self.jwt.alg_is_hs256 {
             Outcome::Stop(ErrorKind::InvalidToken(InvalidReason::TooLongForKeys), None)
         } else {
-            key_loop(self.jwt, &mut candidates, now, budget)?
+            key_loop(
+                self.jwt,
+                &mut candidates,
+                now,
+                budget,
+                Route::Public(dialect),
+            )?
         };
-        Some(match outcome {
+        let answer = match outcome {
             Outcome::Matched((i, key)) => {
                 service.set_last_match(i);
-                if key.expiry_date().is_some() {
-                    return Some(Err(AuthError::for_key(
-                        ErrorKind::Revoked,
-                        service_id,
-                        key.id(),
-                    )));
+                match judge_key(key, now, dialect) {
+                    Ok(()) => {
+                        let principal = Principal {
+                            service_id,
+                            api_key_id: key.id(),
+                            key_type: key.key_type(),
+                        };
+                        return Some(Ok(Authorized::new(
+                            principal,
+                            key.secret(),
+                            &self.jwt.claims,
+                        )));
+                    }
+                    Err(kind) => AuthError::for_key(kind, service_id, key.id()),
                 }
-                let principal = Principal {
-                    service_id,
-                    api_key_id: key.id(),
-                    key_type: key.key_type(),
-                };
-                Ok(Authorized::new(principal, key.secret(), &self.jwt.claims))
             }
-            Outcome::Stop(kind, Some((_, key))) => {
-                Err(AuthError::for_key(kind, service_id, key.id())
-                    .with_token_iat(self.jwt.claims.iat.value()))
-            }
-            Outcome::Stop(kind, None) => Err(AuthError::for_service(kind, service_id)),
-            Outcome::NoMatch => Err(AuthError::for_service(ErrorKind::KeyNotFound, service_id)),
-        })
+            Outcome::Stop(kind, Some((_, key))) => AuthError::for_key(kind, service_id, key.id())
+                .with_token_iat(self.jwt.claims.iat.value()),
+            Outcome::Stop(kind, None) => AuthError::for_service(kind, service_id),
+            Outcome::NoMatch => AuthError::for_service(ErrorKind::KeyNotFound, service_id),
+        };
+        Some(Err(answer.in_dialect(dialect)))
     }
 }
 
@@ -395,33 +548,160 @@ impl Iterator for KeyOrder {
     }
 }
 
+/// The length of GC Notify's key strings' secret (a UUID), and the shortest key string it
+/// accepts: `gcntfy-`, a name of at least one character, `-`, the service id, `-`, the secret.
+const API_KEY_SECRET_LEN: usize = 36;
+const API_KEY_MIN_LEN: usize = 79;
+
+/// GC Notify's key strings start with this (`API_KEY_PREFIX`).
+pub const API_KEY_PREFIX: &str = "gcntfy-";
+
+/// GC Notify's raw key (`Authorization: ApiKey-v1 gcntfy-<key name>-<service id>-<secret>`),
+/// as [`Credential::parse`] finds it. `Debug` shows its length, never its text.
+///
+/// GC Notify (`app/dao/api_key_dao.py`, `get_api_key_by_secret`) checks the prefix, finds the
+/// key whose secret is the string's last 36 characters, then checks that the string is at
+/// least 79 characters long with the key's service id at `[-73:-37]`, and that the key is not
+/// revoked. It never checks the name, nor whether the service is archived. Only the ends of
+/// the string are read, whatever its length.
+pub struct ApiKeyString<'a> {
+    text: &'a [u8],
+}
+
+impl std::fmt::Debug for ApiKeyString<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyString")
+            .field("len", &self.text.len())
+            .finish()
+    }
+}
+
+impl<'a> ApiKeyString<'a> {
+    /// The secret to look the key up by: the last 36 characters, as GC Notify's Python reads
+    /// the header (Latin-1, so a byte above 0x7F is one character). Fails with "Enter your
+    /// full API key" unless the string starts with [`API_KEY_PREFIX`].
+    pub fn secret(&self) -> Result<Cow<'a, str>, AuthError> {
+        if !self.text.starts_with(API_KEY_PREFIX.as_bytes()) {
+            return Err(AuthError::new(ErrorKind::IncompleteApiKey).in_dialect(Dialect::Gc));
+        }
+        let tail = &self.text[self.text.len().saturating_sub(API_KEY_SECRET_LEN)..];
+        Ok(match std::str::from_utf8(tail) {
+            Ok(ascii) if ascii.is_ascii() => Cow::Borrowed(ascii),
+            _ => Cow::Owned(tail.iter().map(|&b| char::from(b)).collect()),
+        })
+    }
+
+    /// Decides against what the store found by [`ApiKeyString::secret`]: `None` if no key has
+    /// that secret, else the key's service and the key's id. The key must have the secret
+    /// (compared in constant time): a store or cache that names another is answered as one
+    /// that found nothing.
+    pub fn authorize(&self, found: Option<(&Service, Uuid)>) -> Result<Principal, AuthError> {
+        self.authorize_key(found)
+            .map(|authorized| authorized.principal())
+    }
+
+    /// [`ApiKeyString::authorize`], keeping the key, for request binding: a raw key carries
+    /// no `req` or `pay`, so it passes [`RequestBinding::VerifyIfPresent`] and fails
+    /// [`RequestBinding::Required`].
+    pub fn authorize_key<'s>(
+        &self,
+        found: Option<(&'s Service, Uuid)>,
+    ) -> Result<Authorized<'s>, AuthError> {
+        let error = |e: AuthError| e.in_dialect(Dialect::Gc);
+        let secret = self.secret()?;
+        let has_secret = |key: &&ApiKey| {
+            use subtle::ConstantTimeEq;
+            bool::from(key.secret().expose().as_bytes().ct_eq(secret.as_bytes()))
+        };
+        let found = found.and_then(|(service, key_id)| {
+            let key = service.api_keys().iter().find(|key| key.id() == key_id)?;
+            has_secret(&key).then_some((service, key))
+        });
+        let Some((service, key)) = found else {
+            return Err(error(ErrorKind::UnknownApiKey.into()));
+        };
+        let service_id = service.id();
+        let mut id = Uuid::encode_buffer();
+        let id = service_id.hyphenated().encode_lower(&mut id).as_bytes();
+        let len = self.text.len();
+        if len < API_KEY_MIN_LEN || &self.text[len - 73..len - 37] != id {
+            return Err(error(AuthError::for_key(
+                ErrorKind::IncompleteApiKey,
+                service_id,
+                key.id(),
+            )));
+        }
+        if key.expiry_date().is_some() || key.is_revoked() {
+            return Err(error(AuthError::for_key(
+                ErrorKind::Revoked,
+                service_id,
+                key.id(),
+            )));
+        }
+        let principal = Principal {
+            service_id,
+            api_key_id: key.id(),
+            key_type: key.key_type(),
+        };
+        Ok(Authorized::unbound(principal, key.secret()))
+    }
+}
+
 /// A token for an internal route whose `iss` is the expected client id (contract §7).
 #[derive(Debug)]
 pub struct InternalToken<'a> {
     jwt: Jwt<'a>,
+    dialect: Dialect,
 }
 
 impl<'a> InternalToken<'a> {
-    /// Steps 1 to 4 of contract §2, then `iss` must equal `client_id`.
+    /// Steps 1 to 4 of contract §2, then `iss` must equal `client_id`, as GOV.UK Notify reads
+    /// them.
     pub fn parse(authorization: &'a Authorization<'_>, client_id: &str) -> Result<Self, AuthError> {
-        let jwt = jwt::parse(authorization.bearer_token()?, IssuerRule::Client(client_id))?;
-        match jwt.issuer {
-            Issuer::Absent => Err(ErrorKind::MissingIssuer.into()),
-            Issuer::Client(true) => Ok(InternalToken { jwt }),
-            Issuer::Client(false) | Issuer::Service(_) => Err(ErrorKind::NotAllowed.into()),
-        }
+        Self::parse_in(authorization, client_id, Dialect::Uk, InternalRole::Admin)
     }
 
-    /// The key loop over the client's secrets (never revoked) at unix second `now`.
+    /// [`InternalToken::parse`] as `dialect`'s fork reads an internal route's header, with its
+    /// answers worded for `role` (GC Notify words its routes' 401s after their client). GC
+    /// Notify takes only the `Bearer` scheme there.
+    pub fn parse_in(
+        authorization: &'a Authorization<'_>,
+        client_id: &str,
+        dialect: Dialect,
+        role: InternalRole,
+    ) -> Result<Self, AuthError> {
+        let read = || {
+            let token = match authorization.presented(dialect)? {
+                (Scheme::Bearer, token) => token,
+                _ => return Err(ErrorKind::InternalScheme.into()),
+            };
+            let jwt = jwt::parse(token, IssuerRule::Client(client_id), dialect)?;
+            match jwt.issuer {
+                Issuer::Absent => Err(ErrorKind::MissingIssuer.into()),
+                Issuer::Client(true) => Ok(InternalToken { jwt, dialect }),
+                _ => Err(ErrorKind::NotAllowed.into()),
+            }
+        };
+        read().map_err(|e: AuthError| e.in_dialect(dialect).for_role(role))
+    }
+
+    /// The key loop over the client's secrets (never revoked) at unix second `now`. GC and VA
+    /// Notify check one secret: a clock error is theirs, any other failure their general
+    /// message.
     pub fn authorize(&self, secrets: &[Secret], now: i64) -> Result<(), AuthError> {
         let mut secrets = secrets.iter().map(|s| (s, ()));
-        match key_loop(&self.jwt, &mut secrets, now, usize::MAX) {
-            Some(Outcome::Matched(())) => Ok(()),
-            Some(Outcome::Stop(kind, _)) => {
-                Err(AuthError::from(kind).with_token_iat(self.jwt.claims.iat.value()))
+        let route = Route::Internal(self.dialect);
+        let kind = match key_loop(&self.jwt, &mut secrets, now, usize::MAX, route) {
+            Some(Outcome::Matched(())) => return Ok(()),
+            Some(Outcome::Stop(kind, _)) => kind,
+            Some(Outcome::NoMatch) | None if matches!(self.dialect, Dialect::Gc | Dialect::Va) => {
+                ErrorKind::InvalidToken(InvalidReason::Signature)
             }
-            Some(Outcome::NoMatch) | None => Err(ErrorKind::KeyNotFound.into()),
-        }
+            Some(Outcome::NoMatch) | None => ErrorKind::KeyNotFound,
+        };
+        Err(AuthError::from(kind)
+            .with_token_iat(self.jwt.claims.iat.value())
+            .in_dialect(self.dialect))
     }
 }
 
@@ -447,11 +727,64 @@ enum Outcome<K> {
     NoMatch,
 }
 
-/// What the claims say once a key's signature has matched (contract §3, item 3).
-enum ClaimsVerdict {
+/// Whose key loop it is: a public route's, or an internal one's, in a dialect.
+#[derive(Clone, Copy)]
+enum Route {
+    Public(Dialect),
+    Internal(Dialect),
+}
+
+/// What PyJWT and the Notify client library (`decode_jwt_token`) raise for a token whose
+/// signature a key has verified (contract §3, item 3), before the fork decides what to make of
+/// it.
+enum Decoded {
+    /// Nothing: the token is good.
     Accept,
-    NextKey,
-    Reject(ErrorKind),
+    /// `TokenDecodeError`: `nbf` or `exp` is not an integer, or `iat` is missing.
+    Undecodable,
+    /// `TokenExpiredError`: `iat` is no integer or out of the window, or `nbf` is in the future.
+    Expired,
+    /// Another `TokenError` (`exp` in the past, `aud`, `sub`, `jti`): the reason.
+    Invalid(InvalidReason),
+    /// A `TypeError` (`int(None)`, …): `iat`, `nbf` or `exp` is unusable.
+    TypeError,
+}
+
+impl Route {
+    /// What the fork makes of the client library's verdict: `None` to try the next key.
+    fn judge(self, decoded: Decoded, claims: &jwt::Claims) -> Option<Result<(), ErrorKind>> {
+        let general = |reason| Some(Err(ErrorKind::InvalidToken(reason)));
+        match (self, decoded) {
+            (_, Decoded::Accept) => Some(Ok(())),
+            (_, Decoded::Undecodable) => None,
+            (_, Decoded::TypeError) => general(InvalidReason::UnusableTime),
+            // GC and VA Notify's internal routes: their own clock message, and one general
+            // answer for everything else (a single secret: a failure is final).
+            (Route::Internal(Dialect::Gc | Dialect::Va), Decoded::Expired) => {
+                Some(Err(ErrorKind::InternalClock))
+            }
+            (Route::Internal(Dialect::Gc | Dialect::Va), Decoded::Invalid(reason)) => {
+                general(reason)
+            }
+            // GC Notify logs the token's `iat` with the clock rejection: without one, it crashes.
+            (Route::Public(Dialect::Gc), Decoded::Expired) if claims.iat == Time::Absent => {
+                general(InvalidReason::NoIatToLog)
+            }
+            (_, Decoded::Expired) => Some(Err(ErrorKind::Clock)),
+            // VA Notify tries the next key on any other token error.
+            (Route::Public(Dialect::Va), Decoded::Invalid(_)) => None,
+            (_, Decoded::Invalid(reason)) => general(reason),
+        }
+    }
+
+    /// Whether a wrong `alg` stops the loop (GOV.UK Notify, Notify.gov), rather than making
+    /// every key fail in turn (GC and VA Notify try the next key).
+    fn algorithm_stops(self) -> bool {
+        matches!(
+            self,
+            Route::Public(Dialect::Uk | Dialect::Gov) | Route::Internal(Dialect::Uk | Dialect::Gov)
+        )
+    }
 }
 
 /// Tries `keys` in turn until one answers or about `budget` bytes are hashed (`None`: call
@@ -461,6 +794,7 @@ fn key_loop<'k, K>(
     keys: &mut impl Iterator<Item = (&'k Secret, K)>,
     now: i64,
     budget: usize,
+    route: Route,
 ) -> Option<Outcome<K>> {
     let cost = hmac_cost(jwt.signing_input.len());
     let mut spent = 0usize;
@@ -473,57 +807,65 @@ fn key_loop<'k, K>(
             return Some(Outcome::NoMatch);
         };
         if !jwt.alg_is_hs256 {
-            return Some(Outcome::Stop(ErrorKind::Algorithm, None));
+            return Some(match route.algorithm_stops() {
+                true => Outcome::Stop(ErrorKind::Algorithm, None),
+                // Every key fails the same way, without a hash.
+                false => match route {
+                    Route::Internal(_) => {
+                        Outcome::Stop(ErrorKind::InvalidToken(InvalidReason::Algorithm), None)
+                    }
+                    Route::Public(_) => Outcome::NoMatch,
+                },
+            });
         }
         spent = spent.saturating_add(cost);
         if !jwt.signed_with(secret) {
             continue;
         }
-        match judge_claims(&jwt.claims, now) {
-            ClaimsVerdict::Accept => return Some(Outcome::Matched(key)),
-            ClaimsVerdict::NextKey => continue,
-            ClaimsVerdict::Reject(kind) => return Some(Outcome::Stop(kind, Some(key))),
+        match route.judge(decode_claims(&jwt.claims, now), &jwt.claims) {
+            Some(Ok(())) => return Some(Outcome::Matched(key)),
+            None => continue,
+            Some(Err(kind)) => return Some(Outcome::Stop(kind, Some(key))),
         }
     }
 }
 
-fn judge_claims(claims: &jwt::Claims, now: i64) -> ClaimsVerdict {
-    use ClaimsVerdict::{Accept, NextKey, Reject};
-    let general = |reason| Reject(ErrorKind::InvalidToken(reason));
+/// The client library's verdict on the claims of a token whose signature matched: PyJWT's
+/// checks in its order (iat, nbf, exp, aud, sub, jti), then the library's own.
+fn decode_claims(claims: &jwt::Claims, now: i64) -> Decoded {
     let (earliest, latest) = (
         now.saturating_sub(WINDOW_SECS),
         now.saturating_add(WINDOW_SECS),
     );
-    // PyJWT's checks, in its order: iat, nbf, exp, aud, sub, jti.
     match claims.iat {
-        Time::Unusable => return general(InvalidReason::UnusableTime),
-        Time::NotInteger => return Reject(ErrorKind::Clock),
-        Time::At(iat) if iat > latest => return Reject(ErrorKind::Clock),
+        Time::Unusable => return Decoded::TypeError,
+        Time::NotInteger => return Decoded::Expired,
+        Time::At(iat) if iat > latest => return Decoded::Expired,
         _ => {}
     }
     match claims.nbf {
-        Time::Unusable => return general(InvalidReason::UnusableTime),
-        Time::NotInteger => return NextKey,
-        Time::At(nbf) if nbf > latest => return Reject(ErrorKind::Clock),
+        Time::Unusable => return Decoded::TypeError,
+        Time::NotInteger => return Decoded::Undecodable,
+        Time::At(nbf) if nbf > latest => return Decoded::Expired,
         _ => {}
     }
     match claims.exp {
-        Time::Unusable => return general(InvalidReason::UnusableTime),
-        Time::NotInteger => return NextKey,
-        Time::At(exp) if exp <= earliest => return general(InvalidReason::Expired),
+        Time::Unusable => return Decoded::TypeError,
+        Time::NotInteger => return Decoded::Undecodable,
+        Time::At(exp) if exp <= earliest => return Decoded::Invalid(InvalidReason::Expired),
         _ => {}
     }
     if claims.aud {
-        return general(InvalidReason::Audience);
+        return Decoded::Invalid(InvalidReason::Audience);
     }
     if claims.sub_or_jti_not_string {
-        return general(InvalidReason::SubjectOrId);
+        return Decoded::Invalid(InvalidReason::SubjectOrId);
     }
-    // Then Notify's own checks.
+    // Then the library's own checks.
     match claims.iat {
-        Time::Absent => NextKey,
-        Time::At(iat) if iat < earliest => Reject(ErrorKind::Clock),
-        _ => Accept,
+        Time::Absent => Decoded::Undecodable,
+        Time::At(iat) if iat < earliest => Decoded::Expired,
+        _ => Decoded::Accept,
     }
 }
 

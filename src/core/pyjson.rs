@@ -212,6 +212,39 @@ impl<'t> JsonStr<'t> {
         })
     }
 
+    /// Whether the text holds a NUL or a surrogate that pairs with nothing (only escapes can
+    /// write either), which a database driver cannot send.
+    pub(crate) fn has_nul_or_lone_surrogate(self) -> bool {
+        if !self.escaped {
+            return false;
+        }
+        let raw = self.raw.as_bytes();
+        let unit_at = |i: usize| match raw.get(i..i + 6) {
+            Some([b'\\', b'u', hex @ ..]) => hex4(hex),
+            _ => None,
+        };
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] != b'\\' {
+                i += 1;
+                continue;
+            }
+            let Some(unit) = unit_at(i) else {
+                i += 2;
+                continue;
+            };
+            match unit {
+                0 | 0xDC00..=0xDFFF => return true,
+                0xD800..=0xDBFF => match unit_at(i + 6) {
+                    Some(0xDC00..=0xDFFF) => i += 12,
+                    _ => return true,
+                },
+                _ => i += 6,
+            }
+        }
+        false
+    }
+
     /// The text, escapes decoded: borrowed unless there are escapes.
     pub(crate) fn text(self) -> Cow<'t, str> {
         if self.escaped {

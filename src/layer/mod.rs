@@ -47,10 +47,13 @@ pub use self::rejection::{
     V1Errors, V2Errors,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::core::{Authorization, Authorized, InternalToken, PublicToken, RequestBinding};
-use crate::error::AuthError;
+use crate::core::{
+    ApiKeyString, Authorization, Authorized, Credential, InternalToken, PublicToken, RequestBinding,
+};
+use crate::dialect::Dialect;
+use crate::error::{AuthError, ErrorKind, InternalRole};
 use crate::model::{InternalClient, Principal, Service as ServiceRecord};
-use crate::store::{KeyStore, KeyStoreError};
+use crate::store::{KeyBySecret, KeyStore, KeyStoreError};
 
 /// How a layer authenticates a request with body `B`: [`Public`], [`Bound`] (public, with
 /// request binding) or [`Internal`]. Sealed.
@@ -98,6 +101,8 @@ mod private {
         Decided(Result<Granted, super::Rejection>),
         /// Something must be waited for.
         Pending(Asked),
+        /// Passed on unauthenticated (GC Notify's CORS preflight: `OPTIONS`).
+        Unauthenticated,
     }
 
     /// What the key store answered before the async path took over.
@@ -110,10 +115,28 @@ mod private {
         Answered(Option<Arc<crate::model::Service>>),
     }
 
-    pub trait Sealed {}
-    impl Sealed for super::Public {}
-    impl Sealed for super::Bound {}
-    impl Sealed for super::Internal {}
+    pub trait Sealed {
+        /// Whose answers the scheme gives.
+        fn dialect_mut(&mut self) -> &mut crate::Dialect;
+    }
+
+    impl Sealed for super::Public {
+        fn dialect_mut(&mut self) -> &mut crate::Dialect {
+            &mut self.dialect
+        }
+    }
+
+    impl Sealed for super::Bound {
+        fn dialect_mut(&mut self) -> &mut crate::Dialect {
+            &mut self.public.dialect
+        }
+    }
+
+    impl Sealed for super::Internal {
+        fn dialect_mut(&mut self) -> &mut crate::Dialect {
+            &mut self.dialect
+        }
+    }
 
     /// The public-route schemes, with or without request binding: what the key store
     /// settings apply to.
@@ -161,21 +184,23 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Public {
     store: Arc<dyn KeyStore>,
     store_timeout: Option<Duration>,
+    dialect: Dialect,
 }
 
 impl fmt::Debug for Public {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Public").finish_non_exhaustive()
+        f.debug_struct("Public")
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
     }
 }
 
-/// A store's answer if it has one at once ([`KeyStore::service_now`]), through the panic
-/// guard.
-fn lookup_now(
-    store: &dyn KeyStore,
-    id: Uuid,
-) -> Option<Result<Option<Arc<ServiceRecord>>, Rejection>> {
-    match panic::catch_unwind(AssertUnwindSafe(|| store.service_now(id))) {
+/// A store's answer if it has one at once (`now`: [`KeyStore::service_now`] or
+/// [`KeyStore::key_by_secret_now`]), through the panic guard.
+fn answer_now<T>(
+    now: impl FnOnce() -> Option<Result<T, KeyStoreError>>,
+) -> Option<Result<T, Rejection>> {
+    match panic::catch_unwind(AssertUnwindSafe(now)) {
         Ok(answer) => answer.map(|answer| answer.map_err(|e| Rejection::KeyStore(Arc::new(e)))),
         Err(payload) => Some(Err(panicked(payload))),
     }
@@ -194,17 +219,24 @@ async fn lookup(
         private::Asked::Answered(service) => return Ok(service),
         private::Asked::Await => {}
         private::Asked::Nothing => {
-            if let Some(answer) = lookup_now(store, id) {
+            if let Some(answer) = answer_now(|| store.service_now(id)) {
                 return answer;
             }
         }
     }
-    let lookup = Lookup {
-        future: store.service(id),
-        timeout,
-        deadline: None,
-    };
-    lookup.await
+    Guarded::new(store.service(id), timeout).await
+}
+
+/// The key with this secret ([`KeyStore::key_by_secret`]), guarded as [`lookup`] is.
+async fn lookup_secret(
+    store: &dyn KeyStore,
+    secret: &str,
+    timeout: Option<Duration>,
+) -> Result<KeyBySecret, Rejection> {
+    if let Some(answer) = answer_now(|| store.key_by_secret_now(secret)) {
+        return answer;
+    }
+    Guarded::new(store.key_by_secret(secret), timeout).await
 }
 
 /// Decides a public request from its headers with `store`, at unix second `now` (taken when
@@ -235,23 +267,78 @@ pub async fn authorize_headers(
     store: &dyn KeyStore,
     now: i64,
 ) -> Result<Principal, Rejection> {
-    decide(headers, store, None, now, private::Asked::Nothing).await
+    authorize_headers_in(headers, store, Dialect::Uk, now).await
 }
 
-/// Steps 1 to 9 for a public request, with the store's answer guarded.
-async fn decide(
+/// [`authorize_headers`] as `dialect`'s fork decides (GC Notify's raw keys included; its
+/// `OPTIONS` rule is the layer's, which sees the method).
+pub async fn authorize_headers_in(
     headers: &HeaderMap,
+    store: &dyn KeyStore,
+    dialect: Dialect,
+    now: i64,
+) -> Result<Principal, Rejection> {
+    let authorization = authorization(headers);
+    let credential = Credential::parse(&authorization, dialect)?;
+    let mut found = Found::default();
+    let asked = private::Asked::Nothing;
+    let authorized = authorize_public(&credential, store, None, now, asked, &mut found).await?;
+    Ok(authorized.principal())
+}
+
+/// What the key store answered for one request, kept by the caller so that the decision can
+/// borrow it (and not the request, which goes on).
+#[derive(Default)]
+struct Found {
+    service: Option<Arc<ServiceRecord>>,
+    key: Option<Uuid>,
+}
+
+/// Steps 6 to 9 for a parsed public credential, asking the store (guarded) what `asked` does
+/// not already say.
+async fn authorize_public<'s>(
+    credential: &Credential<'_>,
     store: &dyn KeyStore,
     timeout: Option<Duration>,
     now: i64,
     asked: private::Asked,
-) -> Result<Principal, Rejection> {
-    let authorization = authorization(headers);
-    let token = PublicToken::parse(&authorization)?;
-    let service = lookup(store, token.service_id(), timeout, asked).await?;
-    Ok(authorize_key(&token, service.as_deref(), now)
-        .await?
-        .principal())
+    found: &'s mut Found,
+) -> Result<Authorized<'s>, Rejection> {
+    match credential {
+        Credential::Token(token) => {
+            found.service = lookup(store, token.service_id(), timeout, asked).await?;
+            let found: &'s Found = found;
+            Ok(authorize_key(token, found.service.as_deref(), now).await?)
+        }
+        Credential::ApiKey(key) => {
+            let secret = key.secret()?;
+            if let Some((service_id, key_id)) =
+                key_location(lookup_secret(store, &secret, timeout).await?)?
+            {
+                let asked = private::Asked::Nothing;
+                found.service = lookup(store, service_id, timeout, asked).await?;
+                found.key = Some(key_id);
+            }
+            let found: &'s Found = found;
+            Ok(key.authorize_key(found.service.as_deref().zip(found.key))?)
+        }
+    }
+}
+
+/// Where the store says the key with a raw key's secret is (`None`: nowhere).
+fn key_location(found: KeyBySecret) -> Result<Option<(Uuid, Uuid)>, Rejection> {
+    match found {
+        KeyBySecret::Found { service_id, key_id } => Ok(Some((service_id, key_id))),
+        KeyBySecret::Absent => Ok(None),
+        KeyBySecret::Unsupported => {
+            tracing::warn!(
+                "an ApiKey-v1 key string was refused: the key store cannot find keys by their \
+                 secret (KeyStore::key_by_secret)"
+            );
+            let error = AuthError::new(ErrorKind::ApiKeysUnsupported).in_dialect(Dialect::Gc);
+            Err(error.into())
+        }
+    }
 }
 
 /// Steps 1 to 9 for a public request when they need no waiting (the store answers at once,
@@ -259,19 +346,21 @@ async fn decide(
 /// the store answered: the async path goes on from there, repeating only the parsing.
 fn decide_now<T>(
     headers: &HeaderMap,
-    store: &dyn KeyStore,
+    public: &Public,
     now: i64,
     finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
 ) -> private::Now<T> {
     use private::{Asked, Now};
+    let (store, dialect) = (&*public.store, public.dialect);
     let authorization = authorization(headers);
     // Borrowed where it was parsed: moving the token out of the `Result` copies it.
-    let parsed = PublicToken::parse(&authorization);
+    let parsed = Credential::parse(&authorization, dialect);
     let token = match parsed {
-        Ok(ref token) => token,
+        Ok(Credential::Token(ref token)) => token,
+        Ok(Credential::ApiKey(ref key)) => return api_key_now(key, store, finish),
         Err(e) => return Now::Decided(Err(e.into())),
     };
-    let service = match lookup_now(store, token.service_id()) {
+    let service = match answer_now(|| store.service_now(token.service_id())) {
         None => return Now::Pending(Asked::Await),
         Some(Err(rejection)) => return Now::Decided(Err(rejection)),
         Some(Ok(service)) => service,
@@ -288,6 +377,40 @@ fn decide_now<T>(
         Some(answer) => Now::Decided(answer.map_err(Rejection::from).and_then(finish)),
         None => Now::Pending(Asked::Answered(service)),
     }
+}
+
+/// GC Notify's raw key when the store has the answers in memory, as [`decide_now`].
+fn api_key_now<T>(
+    key: &ApiKeyString<'_>,
+    store: &dyn KeyStore,
+    finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
+) -> private::Now<T> {
+    use private::{Asked, Now};
+    let secret = match key.secret() {
+        Ok(secret) => secret,
+        Err(e) => return Now::Decided(Err(e.into())),
+    };
+    let location = match answer_now(|| store.key_by_secret_now(&secret))
+        .map(|found| found.and_then(key_location))
+    {
+        None => return Now::Pending(Asked::Await),
+        Some(Err(rejection)) => return Now::Decided(Err(rejection)),
+        Some(Ok(location)) => location,
+    };
+    let service = match location {
+        None => None,
+        Some((service_id, _)) => match answer_now(|| store.service_now(service_id)) {
+            None => return Now::Pending(Asked::Await),
+            Some(Err(rejection)) => return Now::Decided(Err(rejection)),
+            Some(Ok(service)) => service,
+        },
+    };
+    let found = service.as_deref().zip(location.map(|(_, key_id)| key_id));
+    Now::Decided(
+        key.authorize_key(found)
+            .map_err(Rejection::from)
+            .and_then(finish),
+    )
 }
 
 /// The bytes hashed between two yields to the runtime (about 50 µs of work), so that a
@@ -329,6 +452,14 @@ impl Future for YieldNow {
     }
 }
 
+impl Public {
+    /// GC Notify lets CORS preflight requests (`OPTIONS`) through its public routes without
+    /// authentication.
+    fn passes_unauthenticated<B>(&self, request: &Request<B>) -> bool {
+        self.dialect == Dialect::Gc && request.method() == http::Method::OPTIONS
+    }
+}
+
 impl<B: Send + 'static> Scheme<B> for Public {
     type Granted = Principal;
     type Body = B;
@@ -339,17 +470,27 @@ impl<B: Send + 'static> Scheme<B> for Public {
         now: i64,
         asked: private::Asked,
     ) -> Result<(Request<B>, Principal), Rejection> {
-        let headers = request.headers();
-        let principal = decide(headers, &*self.store, self.store_timeout, now, asked).await?;
+        let principal = {
+            let authorization = authorization(request.headers());
+            let credential = Credential::parse(&authorization, self.dialect)?;
+            let mut found = Found::default();
+            let (store, timeout) = (&*self.store, self.store_timeout);
+            authorize_public(&credential, store, timeout, now, asked, &mut found)
+                .await?
+                .principal()
+        };
         Ok((request, principal))
     }
 
     fn log_success<Head>(&self, p: &Principal, request: &Request<Head>) {
-        log_public_success(p, request);
+        log_public_success(p, request, self.dialect);
     }
 
     fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Principal> {
-        decide_now(request.headers(), &*self.store, now, |authorized| {
+        if self.passes_unauthenticated(request) {
+            return private::Now::Unauthenticated;
+        }
+        decide_now(request.headers(), self, now, |authorized| {
             Ok(authorized.principal())
         })
     }
@@ -393,11 +534,13 @@ where
         now: i64,
         asked: private::Asked,
     ) -> Result<(Request<Self::Body>, Principal), Rejection> {
-        let authorization = authorization(request.headers());
-        let token = PublicToken::parse(&authorization)?;
-        let (store, timeout) = (&*self.public.store, self.public.store_timeout);
-        let service = lookup(store, token.service_id(), timeout, asked).await?;
-        let authorized = authorize_key(&token, service.as_deref(), now).await?;
+        let mut found = Found::default();
+        let authorized = {
+            let authorization = authorization(request.headers());
+            let credential = Credential::parse(&authorization, self.public.dialect)?;
+            let (store, timeout) = (&*self.public.store, self.public.store_timeout);
+            authorize_public(&credential, store, timeout, now, asked, &mut found).await?
+        };
         let (method, path) = (request.method().as_str(), original_path(&request));
         authorized.check_request(self.mode, method, path)?;
         if request.body().is_end_stream() || !authorized.wants_payload(self.mode) {
@@ -423,16 +566,19 @@ where
     }
 
     fn log_success<Head>(&self, p: &Principal, request: &Request<Head>) {
-        log_public_success(p, request);
+        log_public_success(p, request, self.public.dialect);
     }
 
     /// At once only for a request without a body to read (the body's end is known).
     fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Principal> {
+        if self.public.passes_unauthenticated(request) {
+            return private::Now::Unauthenticated;
+        }
         if !request.body().is_end_stream() {
             return private::Now::Pending(private::Asked::Nothing);
         }
         let (method, path) = (request.method().as_str(), original_path(request));
-        decide_now(request.headers(), &*self.public.store, now, |authorized| {
+        decide_now(request.headers(), &self.public, now, |authorized| {
             authorized.check_request(self.mode, method, path)?;
             authorized.check_payload(self.mode, b"", false)?;
             Ok(authorized.principal())
@@ -459,7 +605,7 @@ fn original_path<B>(request: &Request<B>) -> &str {
 /// <User-Agent> for URL: <url>`, the URL as Flask's `request.base_url` gives it (scheme, host
 /// and path, no query string) and `None` for a missing User-Agent, as Python writes it. The
 /// ids are encoded once, for the message and the fields alike.
-fn log_public_success<B>(p: &Principal, request: &Request<B>) {
+fn log_public_success<B>(p: &Principal, request: &Request<B>, dialect: Dialect) {
     // Nothing to prepare when nobody listens (the load test's servers log at warn).
     if !tracing::enabled!(target: AUTHORISED_TARGET, tracing::Level::INFO) {
         return;
@@ -473,16 +619,29 @@ fn log_public_success<B>(p: &Principal, request: &Request<B>) {
         .map(|v| String::from_utf8_lossy(v.as_bytes()));
     let user_agent = user_agent.as_deref().unwrap_or("None");
     let url = BaseUrl(request);
-    tracing::info!(
-        target: AUTHORISED_TARGET,
-        service_id = %service_id,
-        api_key_id = %api_key_id,
-        key_type = %p.key_type,
-        user_agent,
-        url = %url,
-        "API authorised for service {service_id} with api key {api_key_id}, using issuer \
-         {user_agent} for URL: {url}",
-    );
+    match dialect {
+        Dialect::Uk | Dialect::Gov => tracing::info!(
+            target: AUTHORISED_TARGET,
+            service_id = %service_id,
+            api_key_id = %api_key_id,
+            key_type = %p.key_type,
+            user_agent,
+            url = %url,
+            "API authorised for service {service_id} with api key {api_key_id}, using issuer \
+             {user_agent} for URL: {url}",
+        ),
+        // GC and VA Notify name the client, not the URL (VA also the service's name).
+        Dialect::Gc | Dialect::Va => tracing::info!(
+            target: AUTHORISED_TARGET,
+            service_id = %service_id,
+            api_key_id = %api_key_id,
+            key_type = %p.key_type,
+            user_agent,
+            url = %url,
+            "API authorised for service {service_id} with api key {api_key_id}, using client \
+             {user_agent}",
+        ),
+    }
 }
 
 /// A request's URL without its query string, as Flask's `request.base_url`: scheme (that of
@@ -512,20 +671,29 @@ impl<B> fmt::Display for BaseUrl<'_, B> {
     }
 }
 
-type StoreFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<Arc<ServiceRecord>>, KeyStoreError>> + Send + 'a>>;
+type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KeyStoreError>> + Send + 'a>>;
 
-/// A key store lookup that cannot take the request down with it: a panic in the store
+/// A key store call that cannot take the request down with it: a panic in the store
 /// becomes a [`Rejection::KeyStore`], and a store that does not answer within the timeout a
 /// [`Rejection::KeyStoreTimeout`]. The timer is started only if the first poll is pending.
-struct Lookup<'a> {
-    future: StoreFuture<'a>,
+struct Guarded<'a, T> {
+    future: StoreFuture<'a, T>,
     timeout: Option<Duration>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl Future for Lookup<'_> {
-    type Output = Result<Option<Arc<ServiceRecord>>, Rejection>;
+impl<'a, T> Guarded<'a, T> {
+    fn new(future: StoreFuture<'a, T>, timeout: Option<Duration>) -> Self {
+        Guarded {
+            future,
+            timeout,
+            deadline: None,
+        }
+    }
+}
+
+impl<T> Future for Guarded<'_, T> {
+    type Output = Result<T, Rejection>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -564,12 +732,15 @@ fn panicked(payload: Box<dyn std::any::Any + Send>) -> Rejection {
 pub struct Internal {
     client: Arc<InternalClient>,
     caller: InternalCaller,
+    dialect: Dialect,
+    role: InternalRole,
 }
 
 impl Internal {
     fn decide(&self, headers: &HeaderMap, now: i64) -> Result<InternalCaller, Rejection> {
         let authorization = authorization(headers);
-        let token = InternalToken::parse(&authorization, self.client.id())?;
+        let (id, dialect, role) = (self.client.id(), self.dialect, self.role);
+        let token = InternalToken::parse_in(&authorization, id, dialect, role)?;
         token.authorize(self.client.secrets(), now)?;
         Ok(self.caller.clone())
     }
@@ -664,6 +835,7 @@ impl AuthLayer<Public, V2Errors> {
             scheme: Public {
                 store,
                 store_timeout: Some(DEFAULT_STORE_TIMEOUT),
+                dialect: Dialect::Uk,
             },
             clock: Arc::new(SystemClock),
             rejection: V2Errors,
@@ -738,10 +910,40 @@ impl AuthLayer<Internal, V1Errors> {
             scheme: Internal {
                 client: Arc::new(client),
                 caller,
+                dialect: Dialect::Uk,
+                role: InternalRole::Admin,
             },
             clock: Arc::new(SystemClock),
             rejection: V1Errors,
         }
+    }
+}
+
+impl<R> AuthLayer<Internal, R> {
+    /// Words the route's 401 answers for GC Notify's `role` (its SRE, cache-clear and Cypress
+    /// routes say so; [`InternalRole::Admin`] by default). Other dialects have one wording.
+    pub fn role(mut self, role: InternalRole) -> Self {
+        self.scheme.role = role;
+        self
+    }
+}
+
+impl<A: private::Sealed, R> AuthLayer<A, R> {
+    /// Answers as `dialect`'s fork does ([`Dialect::Uk`] by default): its header schemes, its
+    /// reading of `iss` and of the keys, its order of checks and every message (see
+    /// [`Dialect`]). With [`Dialect::Gc`], public routes also take raw keys (`ApiKey-v1`,
+    /// found with [`KeyStore::key_by_secret`]) and let `OPTIONS` requests through without
+    /// authentication, as GC Notify does.
+    ///
+    /// ```
+    /// use notify_auth::{Dialect, MemoryStore, NotifyAuthLayer};
+    ///
+    /// let layer = NotifyAuthLayer::new(MemoryStore::default()).dialect(Dialect::Gc);
+    /// # let _ = layer;
+    /// ```
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        *self.scheme.dialect_mut() = dialect;
+        self
     }
 }
 
@@ -847,6 +1049,13 @@ where
                 return ResponseFuture {
                     state: State::Rejected {
                         response: Some(rejected(&mut rejection_response, rejection, now)),
+                    },
+                };
+            }
+            private::Now::Unauthenticated => {
+                return ResponseFuture {
+                    state: State::Inner {
+                        future: self.inner.call(A::pass_on(request)),
                     },
                 };
             }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
+use crate::dialect::Dialect;
 use crate::error::{AuthError, ErrorKind};
 use crate::store::KeyStoreError;
 
@@ -115,15 +116,17 @@ pub struct V2Errors;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct V1Errors;
 
-/// The bodies of the contract's answers, one per [`ErrorKind::ANSWERS`], made the first time
-/// one is needed: a rejection then costs neither formatting nor an allocation for its body
-/// (a flood of bad tokens is all rejections).
-type Bodies = LazyLock<[String; ErrorKind::ANSWERS.len()]>;
+/// The bodies of the contract's answers, one per [`ErrorKind::ANSWERS`] and dialect, made the
+/// first time one is needed: a rejection then costs neither formatting nor an allocation for
+/// its body (a flood of bad tokens is all rejections).
+type Bodies = LazyLock<[[String; ErrorKind::ANSWERS.len()]; Dialect::ALL.len()]>;
 
-static V2_BODIES: Bodies =
-    LazyLock::new(|| ErrorKind::ANSWERS.map(|k| AuthError::new(k).v2_body()));
-static V1_BODIES: Bodies =
-    LazyLock::new(|| ErrorKind::ANSWERS.map(|k| AuthError::new(k).v1_body()));
+static V2_BODIES: Bodies = LazyLock::new(|| made(AuthError::v2_body));
+static V1_BODIES: Bodies = LazyLock::new(|| made(AuthError::v1_body));
+
+fn made(body: fn(&AuthError) -> String) -> [[String; ErrorKind::ANSWERS.len()]; 4] {
+    Dialect::ALL.map(|d| ErrorKind::ANSWERS.map(|k| body(&AuthError::new(k).in_dialect(d))))
+}
 
 impl RejectionResponse for V2Errors {
     type Body = Full<Bytes>;
@@ -147,10 +150,9 @@ fn json_response(
     body: fn(&AuthError) -> String,
 ) -> Response<Full<Bytes>> {
     let bytes = match rejection {
-        Rejection::Auth(e) => match bodies.get(e.kind().answer()) {
-            Some(made) => Bytes::from_static(made.as_bytes()),
-            // Never for today's kinds, each of which has its place in `ANSWERS`; a kind
-            // added without one is still answered right.
+        Rejection::Auth(e) => match e.answer() {
+            Some(answer) => Bytes::from_static(bodies[e.dialect().index()][answer].as_bytes()),
+            // GC Notify's internal routes other than the admin one, worded per request.
             None => Bytes::from(body(e)),
         },
         Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
@@ -185,15 +187,16 @@ mod tests {
         let kinds = ErrorKind::ANSWERS
             .into_iter()
             .chain([ErrorKind::InvalidToken(InvalidReason::Expired)]);
-        for kind in kinds {
-            let error = AuthError::new(kind);
+        for (kind, dialect) in kinds.flat_map(|k| Dialect::ALL.map(|d| (k, d))) {
+            let error = AuthError::new(kind).in_dialect(dialect);
             let rejection = Rejection::Auth(error);
             let v2 = V2Errors.response(&rejection);
             assert_eq!(v2.status().as_u16(), error.status());
             assert_eq!(v2.headers()[header::CONTENT_TYPE], "application/json");
-            assert_eq!(body(v2).await, error.v2_body().as_bytes(), "{kind:?}");
+            let message = format!("{kind:?} in {dialect}");
+            assert_eq!(body(v2).await, error.v2_body().as_bytes(), "{message}");
             let v1 = V1Errors.response(&rejection);
-            assert_eq!(body(v1).await, error.v1_body().as_bytes(), "{kind:?}");
+            assert_eq!(body(v1).await, error.v1_body().as_bytes(), "{message}");
         }
     }
 }

@@ -9,7 +9,7 @@ use moka::Expiry;
 use moka::future::Cache;
 use uuid::Uuid;
 
-use super::{KeyStore, KeyStoreError, ServiceMap};
+use super::{KeyBySecret, KeyStore, KeyStoreError, ServiceMap};
 use crate::model::Service;
 
 /// How long a found service is kept by default: 2 seconds, as Notify caches a service's keys.
@@ -309,5 +309,14 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         Some(answer)
+    }
+
+    /// The inner store's answer: the service it names is then read through the cache.
+    async fn key_by_secret(&self, secret: &str) -> Result<KeyBySecret, KeyStoreError> {
+        self.inner.key_by_secret(secret).await
+    }
+
+    fn key_by_secret_now(&self, secret: &str) -> Option<Result<KeyBySecret, KeyStoreError>> {
+        self.inner.key_by_secret_now(secret)
     }
 }

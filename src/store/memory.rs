@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{KeyStore, KeyStoreError, ServiceMap};
+use super::{KeyBySecret, KeyStore, KeyStoreError, ServiceMap};
 use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 
 /// An in-memory [`KeyStore`], and the internal clients of the same key file.
@@ -40,7 +40,8 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 /// {
 ///   "services": [
 ///     {"id": "<uuid>", "active": true, "api_keys": [
-///       {"id": "<uuid>", "secret": "<string>", "key_type": "normal", "expiry_date": null}
+///       {"id": "<uuid>", "secret": "<string>", "key_type": "normal", "expiry_date": null,
+///        "name": "<string>", "revoked": false}
 ///     ]}
 ///   ],
 ///   "internal_clients": {"notify-admin": ["<secret>", "<secret>"]}
@@ -48,11 +49,25 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 /// ```
 ///
 /// `key_type` is `normal`, `team` or `test`; `expiry_date` is `null` (or absent) for an
-/// active key, or the RFC 3339 time the key was revoked. `internal_clients` may be absent.
+/// active key, or the RFC 3339 time the key was revoked (in VA Notify's dialect, the time it
+/// expires). `name` (the key's name, which GC Notify's key strings carry) and `revoked` (VA
+/// Notify's flag) may be absent. `internal_clients` may be absent. Any other field is an
+/// error that names it.
+///
+/// The store also finds keys by their secret ([`KeyStore::key_by_secret`], GC Notify's raw
+/// keys) from an index made when it is built: one hash lookup of the secret's SHA-256 digest.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     services: ServiceMap<Arc<Service>>,
+    by_secret: HashMap<[u8; 32], (Uuid, Uuid), foldhash::fast::RandomState>,
     internal_clients: HashMap<String, InternalClient>,
+}
+
+/// The index key of a secret: its SHA-256 digest, so that finding a key by a secret an
+/// attacker chose compares digests, never the secrets themselves, byte by byte.
+fn secret_digest(secret: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(secret.as_bytes()).into()
 }
 
 impl MemoryStore {
@@ -118,9 +133,13 @@ impl MemoryStore {
                         "services[{s}].api_keys[{k}]: the secret is empty"
                     ))));
                 }
-                let mut api_key = ApiKey::new(key.id, Secret::new(&*key.secret), key.key_type);
+                let mut api_key = ApiKey::new(key.id, Secret::new(&*key.secret), key.key_type)
+                    .revoked(key.revoked);
                 if let Some(expiry_date) = key.expiry_date {
                     api_key = api_key.revoked_at(expiry_date);
+                }
+                if let Some(name) = key.name {
+                    api_key = api_key.named(name);
                 }
                 record = record.with_key(api_key);
             }
@@ -157,6 +176,23 @@ impl KeyStore for MemoryStore {
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
         Some(Ok(self.services.get(&id).cloned()))
     }
+
+    async fn key_by_secret(&self, secret: &str) -> Result<KeyBySecret, KeyStoreError> {
+        Ok(self.find_secret(secret))
+    }
+
+    fn key_by_secret_now(&self, secret: &str) -> Option<Result<KeyBySecret, KeyStoreError>> {
+        Some(Ok(self.find_secret(secret)))
+    }
+}
+
+impl MemoryStore {
+    fn find_secret(&self, secret: &str) -> KeyBySecret {
+        match self.by_secret.get(&secret_digest(secret)) {
+            Some(&(service_id, key_id)) => KeyBySecret::Found { service_id, key_id },
+            None => KeyBySecret::Absent,
+        }
+    }
 }
 
 /// Builds a [`MemoryStore`] in code.
@@ -179,8 +215,10 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// Checks that service ids, key ids and client ids are unique and that no two keys of a
-    /// service share a secret, and builds the store.
+    /// Checks that service ids, key ids and client ids are unique and that no two keys share
+    /// a secret (within a service, a token signed with it would be answered as either key;
+    /// across services, a raw key would name either, and GC Notify's database refuses them),
+    /// and builds the store.
     pub fn build(self) -> Result<MemoryStore, LoadError> {
         let err = |message: String| LoadError {
             origin: PathBuf::from("<builder>"),
@@ -189,6 +227,7 @@ impl MemoryStoreBuilder {
         let mut key_ids = HashSet::new();
         let mut services =
             ServiceMap::with_capacity_and_hasher(self.services.len(), Default::default());
+        let mut by_secret = HashMap::with_hasher(Default::default());
         for service in self.services {
             for key in service.api_keys() {
                 if !key_ids.insert(key.id()) {
@@ -201,6 +240,15 @@ impl MemoryStoreBuilder {
                     "service {id}: API keys {a} and {b} have the same secret (a token signed \
                      with it would be answered as either key)"
                 )));
+            }
+            for key in service.api_keys() {
+                let digest = secret_digest(key.secret().expose());
+                if let Some((other, _)) = by_secret.insert(digest, (id, key.id())) {
+                    return Err(err(format!(
+                        "services {other} and {id} have keys with the same secret (a raw key, \
+                         GC Notify's ApiKey-v1, would name either)"
+                    )));
+                }
             }
             if services.insert(id, Arc::new(service)).is_some() {
                 return Err(err(format!("service id {id} appears twice")));
@@ -218,6 +266,7 @@ impl MemoryStoreBuilder {
         }
         Ok(MemoryStore {
             services,
+            by_secret,
             internal_clients,
         })
     }
@@ -285,6 +334,10 @@ struct FileKey {
     key_type: KeyType,
     #[serde(default, deserialize_with = "rfc3339_or_null")]
     expiry_date: Option<OffsetDateTime>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    revoked: bool,
 }
 
 /// A secret in the key file: read as a string, and never quoted in an error (serde's own

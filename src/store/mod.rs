@@ -98,6 +98,41 @@ pub trait KeyStore: Send + Sync + 'static {
         let _ = id;
         None
     }
+
+    /// Which key has the secret `secret`, for GC Notify's raw keys (`Authorization: ApiKey-v1
+    /// gcntfy-…`, [`Dialect::Gc`](crate::Dialect::Gc)): any key of any service, revoked ones
+    /// included. The layer then reads the service with [`KeyStore::service`] (a cache in
+    /// front serves it as it serves tokens) and checks that its key has that secret. The
+    /// default answers [`KeyBySecret::Unsupported`], which the layer answers 403 (never a
+    /// 500): a store that cannot search by secret is still a store for JWTs.
+    async fn key_by_secret(&self, secret: &str) -> Result<KeyBySecret, KeyStoreError> {
+        let _ = secret;
+        Ok(KeyBySecret::Unsupported)
+    }
+
+    /// [`KeyStore::key_by_secret`]'s answer at once, when the store has it in memory (`None`,
+    /// the default: the layer then awaits [`KeyStore::key_by_secret`]). It must give the
+    /// same answer.
+    fn key_by_secret_now(&self, secret: &str) -> Option<Result<KeyBySecret, KeyStoreError>> {
+        let _ = secret;
+        None
+    }
+}
+
+/// What a store found by a key's secret ([`KeyStore::key_by_secret`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyBySecret {
+    /// The key with that secret.
+    Found {
+        /// The key's service.
+        service_id: Uuid,
+        /// The key.
+        key_id: Uuid,
+    },
+    /// No key has that secret.
+    Absent,
+    /// The store cannot find keys by their secret.
+    Unsupported,
 }
 
 #[async_trait::async_trait]
@@ -108,6 +143,14 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
         (**self).service_now(id)
+    }
+
+    async fn key_by_secret(&self, secret: &str) -> Result<KeyBySecret, KeyStoreError> {
+        (**self).key_by_secret(secret).await
+    }
+
+    fn key_by_secret_now(&self, secret: &str) -> Option<Result<KeyBySecret, KeyStoreError>> {
+        (**self).key_by_secret_now(secret)
     }
 }
 

@@ -1,0 +1,119 @@
+//! What GC Notify and VA Notify make of `iss`: they hand the claim, whatever its JSON type, to
+//! SQLAlchemy as the service's id, and PostgreSQL decides whether it is a `uuid`.
+//!
+//! Both query `services` by `id` (`UUID(as_uuid=True)`) with the decoded claim, and answer a
+//! `DataError` from the database with "service id is not the right data type", no row with
+//! "service not found", and anything else with an uncaught 500. `conformance/orm_issuer.py`
+//! restates the same, and checks it against SQLAlchemy 1.4.54, psycopg2 2.9.11 and a real
+//! PostgreSQL.
+
+use uuid::Uuid;
+
+use super::pyjson::Value;
+
+/// What the forks' database lookup makes of an `iss` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DbIssuer {
+    /// PostgreSQL reads it as this id.
+    Id(Uuid),
+    /// A `DataError`: "service id is not the right data type".
+    NotUuid,
+    /// No row can match (`id IS NULL`): "service not found".
+    NoService,
+    /// The driver cannot send it (a NUL, a lone surrogate): an uncaught exception.
+    Unsendable,
+}
+
+/// The verdict for an `iss` claim's value.
+pub(crate) fn database_issuer(value: Value<'_>) -> DbIssuer {
+    match value {
+        Value::Null => DbIssuer::NoService,
+        Value::Str(s) => {
+            if s.has_nul_or_lone_surrogate() {
+                return DbIssuer::Unsendable;
+            }
+            pg_uuid(s.text().as_bytes()).map_or(DbIssuer::NotUuid, DbIssuer::Id)
+        }
+        // `str(value)` of an integer is its JSON literal (JSON has no leading zeros): 32
+        // decimal digits are a uuid to PostgreSQL.
+        Value::Int(text) => pg_uuid(text.as_bytes()).map_or(DbIssuer::NotUuid, DbIssuer::Id),
+        Value::Bool(_) | Value::Float(_) | Value::List { .. } | Value::Object { .. } => {
+            DbIssuer::NotUuid
+        }
+    }
+}
+
+/// PostgreSQL's `uuid` input (`string_to_uuid` in `src/backend/utils/adt/uuid.c`): an
+/// optional `{`, 32 hex digits in either case with at most one `-` after each group of four
+/// (none after the last), the matching `}`, and nothing else (no blanks).
+pub(crate) fn pg_uuid(text: &[u8]) -> Option<Uuid> {
+    let (braced, mut rest) = match text.split_first() {
+        Some((b'{', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        let [hi, lo, tail @ ..] = rest else {
+            return None;
+        };
+        *byte = (hex(*hi)? << 4) | hex(*lo)?;
+        rest = tail;
+        if i % 2 == 1 && i < 15 {
+            if let [b'-', tail @ ..] = rest {
+                rest = tail;
+            }
+        }
+    }
+    if braced {
+        rest = rest.strip_prefix(b"}")?;
+    }
+    rest.is_empty().then(|| Uuid::from_bytes(bytes))
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: Uuid = uuid::uuid!("26785a09-ab16-4eb0-8407-a37497a57506");
+
+    #[test]
+    fn reads_uuids_as_postgresql_does() {
+        for taken in [
+            "26785a09-ab16-4eb0-8407-a37497a57506",
+            "26785A09-AB16-4EB0-8407-A37497A57506",
+            "26785a09ab164eb08407a37497a57506",
+            "{26785a09-ab16-4eb0-8407-a37497a57506}",
+            "{26785a09ab164eb08407a37497a57506}",
+            "2678-5a09-ab16-4eb0-8407-a374-97a5-7506",
+            "26785a09-ab164eb0-8407a374-97a57506",
+        ] {
+            assert_eq!(pg_uuid(taken.as_bytes()), Some(ID), "{taken}");
+        }
+        for refused in [
+            "",
+            "urn:uuid:26785a09-ab16-4eb0-8407-a37497a57506",
+            " 26785a09-ab16-4eb0-8407-a37497a57506",
+            "26785a09-ab16-4eb0-8407-a37497a57506 ",
+            "26-785a09-ab16-4eb0-8407-a37497a57506",
+            "26785a09--ab16-4eb0-8407-a37497a57506",
+            "-26785a09-ab16-4eb0-8407-a37497a57506",
+            "26785a09-ab16-4eb0-8407-a37497a57506-",
+            "{26785a09-ab16-4eb0-8407-a37497a57506",
+            "26785a09-ab16-4eb0-8407-a37497a57506}",
+            "26785a09ab164eb08407a37497a5750",
+            "26785a09ab164eb08407a37497a575066",
+            "26785a09ab164eb08407a37497a5750g",
+        ] {
+            assert_eq!(pg_uuid(refused.as_bytes()), None, "{refused:?}");
+        }
+        // An integer of 32 digits, as `str()` writes it.
+        assert_eq!(
+            pg_uuid(b"12345678901234567890123456789012"),
+            Some(uuid::uuid!("12345678-9012-3456-7890-123456789012"))
+        );
+    }
+}
