@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """The differential conformance suite: the demo server against Notify's own validator.
 
-    python differential.py [--server PATH] [--seed N] [--random COUNT] [--skip-node] [--only TEXT]
+    python differential.py [--dialect uk|gc|gov|va] [--server PATH] [--seed N] [--random COUNT]
+                           [--skip-node] [--only TEXT]
 
-Run it with the Python that has Notify's pinned libraries (notifications-python-client==12.1.0,
-pyjwt==2.13.0; see README.md). It writes a generated key file, starts the demo server on
+Run it with the Python that has the dialect's pinned libraries (GOV.UK Notify and Notify.gov:
+notifications-python-client==12.1.0, pyjwt==2.13.0; GC Notify: 6.4.1 and 2.12.0; VA Notify:
+10.0.1 and 2.11.0; see README.md), and the oracle of that dialect (oracle.py, oracle_gov.py,
+oracle_gc.py, oracle_va.py) judges. It writes a generated key file, starts the demo server on
 127.0.0.1 (port 0) with it, sends every scenario over real HTTP with raw sockets, and compares
 status, content type and the exact body with the oracle (oracle.py). Then it points the
 official Python and Node clients at the server. It prints one line per failure, ends with
@@ -43,12 +46,23 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import oracle  # noqa: E402
-from oracle import (  # noqa: E402
-    CLOCK,
-    CRASH,
-    GENERAL,
-    M_NOT_FOUND,
-)
+from oracle import CLOCK, CRASH, GENERAL, M_NOT_FOUND  # noqa: E402
+
+DIALECTS = {"uk": "oracle", "gc": "oracle_gc", "gov": "oracle_gov", "va": "oracle_va"}
+DIALECT = "uk"
+# How the GC oracle finds raw keys (oracle_gc.py): set from the command line.
+CONFIG: dict = {}
+
+
+def use_dialect(dialect: str) -> None:
+    """Judges with `dialect`'s oracle: its answers, its general message (what a crash is
+    answered with) and its "not found" (the other answer §9's lenient classes may get)."""
+    global DIALECT, oracle, GENERAL, M_NOT_FOUND
+    import importlib
+
+    DIALECT = dialect
+    oracle = importlib.import_module(DIALECTS[dialect])
+    GENERAL, M_NOT_FOUND = oracle.GENERAL, oracle.M_NOT_FOUND
 
 DAY = 86400
 
@@ -194,20 +208,34 @@ class Fixture:
     AR (archived, only a long-revoked key), AE (archived, no keys). Internal clients:
     notify-admin (two secrets) and other-client (one secret)."""
 
-    def __init__(self, rng: random.Random, now: int):
+    def __init__(self, rng: random.Random, now: int, dialect: str = "uk"):
         def uid() -> str:
             return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
         midnight = now - now % DAY
         self.services: dict[str, Svc] = {}
+        self.revoked: set[tuple[str, str]] = set()
 
         def service(name, active, keys):
             svc = Svc(name, uid(), active)
             for kname, ktype, expiry in keys:
+                if dialect == "va":
+                    # VA: every key has an expiry date (the keys the other dialects call
+                    # revoked have expired, or will), and revocation is a flag of its own.
+                    if kname in ("revoked_yesterday", "revoked_flag"):
+                        self.revoked.add((name, kname))
+                    if expiry is None and kname != "no_expiry":
+                        expiry = now + 180 * DAY
                 svc.keys[kname] = Key(
                     kname, uid(), uid(), ktype, None if expiry is None else iso(expiry)
                 )
             self.services[name] = svc
+
+        va_keys = [
+            ("revoked_flag", "normal", now + 60 * DAY),
+            ("expires_in_a_minute", "test", now + 60),
+            ("no_expiry", "normal", None),
+        ] if dialect == "va" else []
 
         service(
             "S",
@@ -222,6 +250,7 @@ class Fixture:
                 ("revoked_8_days", "normal", now - 8 * DAY),
                 ("revoked_month", "normal", now - 30 * DAY),
                 ("revoked_tomorrow", "team", now + DAY),
+                *va_keys,
             ],
         )
         service("S2", True, [("normal", "normal", None)])
@@ -234,6 +263,11 @@ class Fixture:
         )
         service("AR", False, [("revoked_month", "normal", now - 31 * DAY)])
         service("AE", False, [])
+        # A service whose id is all decimal digits: GC and VA Notify's database reads the
+        # integer with those 32 digits as this id.
+        service("DIGITS", True, [("normal", "normal", None)])
+        digits = "".join(str(rng.randrange(10)) for _ in range(32))
+        self.services["DIGITS"].id = str(uuid.UUID(digits))
         self.admin_secrets = [
             "admin-secret-one-" + uid().replace("-", "")[:12],
             "admin-secret-two-" + uid().replace("-", "")[:12],
@@ -248,9 +282,11 @@ class Fixture:
                     "api_keys": [
                         {
                             "id": k.id,
+                            "name": k.name,
                             "secret": k.secret,
                             "key_type": k.key_type,
                             "expiry_date": k.expiry_date,
+                            **({"revoked": True} if (s.name, k.name) in self.revoked else {}),
                         }
                         for k in s.keys.values()
                     ],
@@ -258,7 +294,9 @@ class Fixture:
                 for s in self.services.values()
             ],
             "internal_clients": {
-                "notify-admin": self.admin_secrets,
+                # GC and VA Notify's admin client has one secret.
+                "notify-admin": self.admin_secrets[:1] if dialect in ("gc", "va")
+                else self.admin_secrets,
                 "other-client": [self.other_client_secret],
             },
         }
@@ -1241,6 +1279,115 @@ def internal_specifics(add, fx, admin, S, K1, ADMIN1):
 # --------------------------------------------------------------------------------------------
 
 
+def gc_key(fx: Fixture, svc: str, key: str, name: str | None = None) -> str:
+    """GC Notify's key string: gcntfy-<key name>-<service id>-<secret>."""
+    return f"gcntfy-{name or key}-{fx.sid(svc)}-{fx.secret(svc, key)}"
+
+
+def dialect_scenarios(fx: Fixture, dialect: str) -> list[Scenario]:
+    """What sets the forks apart, run in every dialect (each oracle says what its fork
+    answers): GC Notify's schemes and raw keys, the database's reading of `iss`, OPTIONS."""
+    cat = Catalog()
+    add = cat.add
+    S, K1 = fx.sid("S"), fx.secret("S")
+    D = fx.sid("DIGITS")
+
+    def valid(n, iss=S, secret=K1):
+        return token(claims_of(iss, n), secret)
+
+    def raw(key: str, scheme: bytes = b"ApiKey-v1 "):
+        return lambda n: [scheme + key.encode("latin-1")]
+
+    # Raw keys (GC Notify's ApiKey-v1): every key of S, and of the other services.
+    for kname in fx.services["S"].keys:
+        add(f"raw key: S's {kname}", raw(gc_key(fx, "S", kname)))
+    for svc in ("S2", "A", "R", "AR", "DIGITS"):
+        for kname in fx.services[svc].keys:
+            add(f"raw key: {svc}'s {kname}", raw(gc_key(fx, svc, kname)))
+    normal = gc_key(fx, "S", "normal")
+    secret = fx.secret("S")
+    sid = fx.sid("S")
+    for label, key in [
+        ("a name with hyphens", gc_key(fx, "S", "normal", "my-live-key")),
+        ("a one-character name", gc_key(fx, "S", "normal", "x")),
+        ("an empty name", gc_key(fx, "S", "normal", "")),
+        ("no prefix (GOV.UK Notify's combined key)", f"live-{sid}-{secret}"),
+        ("the prefix in upper case", "GCNTFY-" + normal[7:]),
+        ("the prefix alone", "gcntfy-"),
+        ("the prefix and the secret (too short)", f"gcntfy-{secret}"),
+        ("78 characters ending in the secret", "gcntfy-" + "x" * 35 + f"-{secret}"),
+        ("the service id in upper case", f"gcntfy-k-{sid.upper()}-{secret}"),
+        ("another service's id", f"gcntfy-k-{fx.sid('S2')}-{secret}"),
+        ("the service id without hyphens", f"gcntfy-k-{sid.replace('-', '')}-{secret}"),
+        ("an unknown secret", f"gcntfy-k-{sid}-{uuid.UUID(int=77, version=4)}"),
+        ("a secret one character short", f"gcntfy-k-{sid}-{secret[:-1]}"),
+        ("a secret in upper case", f"gcntfy-k-{sid}-{secret.upper()}"),
+        ("10 KiB, ending in a real key", "gcntfy-" + "n" * 10240 + f"-{sid}-{secret}"),
+        ("10 KiB of nothing", "gcntfy-" + "z" * 10240),
+        ("a non-ASCII name", f"gcntfy-clé-{sid}-{secret}"),
+        ("a non-ASCII secret", f"gcntfy-k-{sid}-{secret[:-1]}é"),
+        ("an internal secret", f"gcntfy-k-{sid}-{fx.admin_secrets[0]}"),
+    ]:
+        add(f"raw key: {label}", raw(key))
+    for label, scheme in [
+        ("scheme in lower case", b"apikey-v1 "),
+        ("scheme in upper case", b"APIKEY-V1 "),
+        ("scheme then a tab", b"ApiKey-v1\t"),
+        ("scheme then any character", b"ApiKey-v1x"),
+        ("scheme then two spaces", b"ApiKey-v1  "),
+        ("scheme then a no-break space", b"ApiKey-v1 \xa0"),
+        ("no space after the scheme", b"ApiKey-v1"),
+    ]:
+        add(f"raw key: {label}", raw(normal, scheme))
+    add("raw key: trailing no-break space", lambda n: [b"ApiKey-v1 " + normal.encode() + b"\xa0"])
+    add("raw key: the scheme alone", lambda n: [b"ApiKey-v1"])
+    add("raw key: the scheme and a space", lambda n: [b"ApiKey-v1 "])
+    add("raw key: two Authorization headers", lambda n: [b"ApiKey-v1 " + normal.encode(), b"x"])
+    add("raw key: on the internal route", raw(normal), "internal")
+    # GC Notify's schemes for tokens, and its prefix matching.
+    for label, scheme in [
+        ("Bearer then any character", b"Bearerx"),
+        ("Bearer then a tab", b"Bearer\t"),
+        ("Bearer then two spaces", b"Bearer  "),
+        ("Bearer with no space", b"Bearer"),
+        ("BEARER", b"BEARER "),
+        ("CacheClear-v1", b"CacheClear-v1 "),
+        ("cypress-v1", b"cypress-v1 "),
+        ("Token", b"Token "),
+    ]:
+        for route, secret in (("public", K1), ("internal", fx.admin_secrets[0])):
+            iss = S if route == "public" else "notify-admin"
+            # For GOV.UK Notify the second space begins the token: §9's foreign characters.
+            add(f"schemes: {label}", lambda n, i=iss, s=secret, sc=scheme: bearer(valid(n, i, s), sc),
+                route, lenient=scheme == b"Bearer  ")
+    add("schemes: Bearer alone", lambda n: [b"Bearer"])
+    add("schemes: Bearer, a space and nothing", lambda n: [b"Bearer   "])
+    # iss as GC and VA Notify's database reads it.
+    hexs = S.replace("-", "")
+    for label, iss in [
+        ("an integer of the digits service's 32 digits", Raw(D.replace("-", ""))),
+        ("the digits service's id as a string of digits", D.replace("-", "")),
+        ("a hyphen after every 4 hex digits", "-".join(hexs[i:i + 4] for i in range(0, 32, 4))),
+        ("braces and no hyphens", "{" + hexs + "}"),
+        ("an integer of 31 digits", Raw(D.replace("-", "")[1:])),
+        ("a negative integer of 32 digits", Raw("-" + D.replace("-", ""))),
+        ("a NUL at the end", S + "\u0000"),
+        ("a lone surrogate", Raw('"' + S + '\\ud800"')),
+        ("an empty list", []),
+        ("an empty object", {}),
+        ("false", False),
+    ]:
+        add(f"iss by database: {label}",
+            lambda n, i=iss: bearer(token(Raw(f'{{"iss":{enc(i)},"iat":{n}}}'), K1)))
+    add("iss by database: the digits service, signed", lambda n: bearer(valid(n, D, fx.secret("DIGITS"))))
+    # CORS preflight.
+    add("OPTIONS without a header", lambda n: None, method="OPTIONS")
+    add("OPTIONS with a valid token", lambda n: bearer(valid(n)), method="OPTIONS")
+    add("OPTIONS with a bad token", lambda n: bearer(b"x"), method="OPTIONS")
+    add("OPTIONS on the internal route", lambda n: None, "internal", method="OPTIONS")
+    return cat.items
+
+
 def random_scenarios(fx: Fixture, rng: random.Random, count: int) -> list[Scenario]:
     S = fx.sid("S")
     hexs = S.replace("-", "")
@@ -1377,6 +1524,8 @@ def allowed_answers(expected, lenient: bool):
 
 
 def matches(resp: Response, route: str, status: int, message) -> bool:
+    """The exact answer: status, content type and body (for a 200, the principal, or `null`
+    for GC Notify's unauthenticated OPTIONS)."""
     if resp.status != status or resp.content_type != "application/json":
         return False
     if status == 200:
@@ -1409,7 +1558,8 @@ def show_response(resp: Response, route: str) -> str:
             if route == "public" and isinstance(body, dict) and "errors" in body:
                 msg = body["errors"][0]["message"]
             elif route == "internal" and isinstance(body, dict) and "message" in body:
-                msg = body["message"]["token"][0]
+                msg = body["message"]
+                msg = msg if isinstance(msg, str) else msg["token"][0]
             else:
                 msg = None
             if msg is not None and resp.body == oracle.error_body(route, resp.status, msg):
@@ -1485,7 +1635,7 @@ def oracle_for_client(fx: Fixture, service_id: str, secret: str):
 
     now = int(time.time())
     tok = create_jwt_token(secret, service_id).encode()
-    return oracle.expected([b"Bearer " + tok], "public", fx.keyfile, now)
+    return oracle.expected([b"Bearer " + tok], "public", fx.keyfile, now, config=CONFIG)
 
 
 def client_expectation(expected):
@@ -1498,6 +1648,8 @@ def client_expectation(expected):
 def run_python_client(base_url: str, fx: Fixture, record):
     import logging
 
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
     from notifications_python_client.errors import HTTPError
     from notifications_python_client.notifications import NotificationsAPIClient
 
@@ -1508,7 +1660,10 @@ def run_python_client(base_url: str, fx: Fixture, record):
         name = f"python client: {label}"
         want = client_expectation(oracle_for_client(fx, service_id, secret))
         client = NotificationsAPIClient(api_key, base_url=base_url)
-        client.request_session.trust_env = False  # never a proxy for 127.0.0.1
+        # Never a proxy for 127.0.0.1 (older clients, GC's 6.4.1, have no session of their
+        # own: NO_PROXY covers them).
+        if hasattr(client, "request_session"):
+            client.request_session.trust_env = False
         try:
             got = (200, client.get_all_notifications())
         except HTTPError as e:
@@ -1572,7 +1727,7 @@ def run_node_client(base_url: str, fx: Fixture, record, skip: bool):
 
 class Server:
     def __init__(self, binary: Path, keys: Path, log: Path, database_url: str | None = None,
-                 secret_format: str | None = None):
+                 secret_format: str | None = None, extra_args: list[str] | None = None):
         self.log_file = open(log, "wb")
         self.log = log
         env = dict(os.environ)
@@ -1581,6 +1736,7 @@ class Server:
         extra = ["--database-url", database_url] if database_url else []
         if secret_format:
             extra += ["--secret-format", secret_format]
+        extra += ["--dialect", DIALECT, *(extra_args or [])]
         self.proc = subprocess.Popen(
             [str(binary), "--addr", "127.0.0.1:0", "--keys", str(keys), *extra],
             stdout=subprocess.PIPE, stderr=self.log_file, stdin=subprocess.DEVNULL, env=env,
@@ -1632,7 +1788,8 @@ def run_scenario(sc: Scenario, port: int, keyfile: dict):
         values = sc.build(now)
         path = sc.path or ("/service" if sc.route == "internal" else "/v2/notifications")
         resp = http(port, values, path=path, method=sc.method, header_name=sc.header_name)
-        expected = oracle.expected(values, sc.route, keyfile, now)
+        expected = oracle.expected(values, sc.route, keyfile, now, method=sc.method,
+                                   config=CONFIG)
         if int(time.time()) == now:
             return values, expected, resp
     raise RuntimeError("could not keep the scenario inside one wall-clock second")
@@ -1663,13 +1820,26 @@ def main(argv=None) -> int:
     ap.add_argument("--load-secret-key", default=None, metavar="KEY",
                     help="with --secret-format: the SECRET_KEY load_keys signs with, when it "
                          "differs from the server's (key rotation: rows signed by an older key)")
+    ap.add_argument("--dialect", default="uk", choices=sorted(DIALECTS),
+                    help="whose answers the server gives and the oracle expects (default uk); "
+                         "run with that fork's pinned libraries")
+    ap.add_argument("--gc-raw-keys", default=None, choices=["exact", "any"],
+                    help="with --dialect gc on PostgreSQL with itsdangerous secrets: how the "
+                         "server finds raw keys among several signing keys (default: GC's "
+                         "exact behaviour)")
     ap.add_argument("--only", default=None, metavar="TEXT",
                     help="run only the scenarios whose name contains TEXT")
     ap.add_argument("--verbose", action="store_true", help="print every scenario")
     args = ap.parse_args(argv)
 
+    use_dialect(args.dialect)
+    if args.dialect == "gc" and args.secret_format == "itsdangerous":
+        keys = [k for k in os.environ.get("SECRET_KEY", "").split(",") if k]
+        CONFIG.update(signing_keys=keys, stored_with=args.load_secret_key or keys[-1],
+                      lookup=args.gc_raw_keys or "exact")
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
-    print(f"differential: seed {seed} (replay with --seed {seed})", flush=True)
+    print(f"differential: dialect {args.dialect}, seed {seed} (replay with --seed {seed})",
+          flush=True)
     if sys.version_info < (3, 11):
         # Notify runs CPython 3.11, whose int() refuses strings of more than 4300 digits.
         print(f"warning: Python {sys.version.split()[0]} is older than Notify's 3.11: the oracle's "
@@ -1680,8 +1850,9 @@ def main(argv=None) -> int:
         return 2
 
     now = int(time.time())
-    fx = Fixture(random.Random(seed ^ 0x5EED), now)
-    scenarios = deterministic_scenarios(fx) + random_scenarios(fx, random.Random(seed), args.random)
+    fx = Fixture(random.Random(seed ^ 0x5EED), now, args.dialect)
+    scenarios = (deterministic_scenarios(fx) + dialect_scenarios(fx, args.dialect)
+                 + random_scenarios(fx, random.Random(seed), args.random))
     if args.only:
         scenarios = [s for s in scenarios if args.only in s.name]
 
@@ -1718,8 +1889,9 @@ def main(argv=None) -> int:
             if loaded.returncode != 0:
                 print(f"error: load_keys failed:\n{loaded.stdout}{loaded.stderr}", file=sys.stderr)
                 return 2
+        server_args = ["--gc-raw-keys", args.gc_raw_keys] if args.gc_raw_keys else []
         server = Server(args.server, keys_path, Path(tmp) / "server.log", args.database_url,
-                        args.secret_format)
+                        args.secret_format, server_args)
         try:
             started = time.monotonic()
             for sc in scenarios:

@@ -165,7 +165,7 @@ def visible_keys(service: dict, now: int) -> list[dict]:
     return keys
 
 
-def _public(header_values, keyfile: dict, now: int):
+def _public(header_values, keyfile: dict, now: int, key_loop=_key_loop):
     token = _bearer_token(header_values)
     issuer = _token_issuer(token)
     try:
@@ -184,7 +184,7 @@ def _public(header_values, keyfile: dict, now: int):
         raise _Answer(403, M_NO_KEYS)
     if not service.get("active", True):
         raise _Answer(403, M_ARCHIVED)
-    key = _key_loop(token, [(k["secret"], k, k.get("expiry_date") is not None) for k in keys])
+    key = key_loop(token, [(k["secret"], k, k.get("expiry_date") is not None) for k in keys])
     return {
         "service_id": str(service_id),
         "api_key_id": str(uuid.UUID(key["id"])),
@@ -192,24 +192,33 @@ def _public(header_values, keyfile: dict, now: int):
     }
 
 
-def _internal(header_values, keyfile: dict):
+def _internal(header_values, keyfile: dict, key_loop=_key_loop):
     token = _bearer_token(header_values)
     client_id = _token_issuer(token)
     if client_id != ADMIN_CLIENT_ID:
         raise _Answer(401, M_NOT_ALLOWED)
     secrets = keyfile.get("internal_clients", {}).get(ADMIN_CLIENT_ID, [])
-    _key_loop(token, [(secret, None, False) for secret in secrets])
+    key_loop(token, [(secret, None, False) for secret in secrets])
     return {"client_id": ADMIN_CLIENT_ID}
 
 
-def expected(header_values, route: str, keyfile: dict, now: int):
-    """What Notify answers: (status, message), (200, principal) or (500, CRASH)."""
+def expected(header_values, route: str, keyfile: dict, now: int, method: str = "GET",
+             config: dict | None = None, key_loop=_key_loop):
+    """What Notify answers: (status, message), (200, principal) or (500, CRASH).
+
+    `method` and `config` are the other dialects' (see oracle_gc.py); GOV.UK Notify's answer
+    depends on neither. `key_loop` is Notify.gov's (oracle_gov.py), whose module is this one
+    but for its key loop."""
     if route not in ("public", "internal"):
         raise ValueError(f"route must be 'public' or 'internal', not {route!r}")
+    return answer(lambda: _public(header_values, keyfile, now, key_loop) if route == "public"
+                  else _internal(header_values, keyfile, key_loop))
+
+
+def answer(decide):
+    """Runs a fork's decision: (200, what it returns), its AuthError, or (500, CRASH)."""
     try:
-        if route == "public":
-            return 200, _public(header_values, keyfile, now)
-        return 200, _internal(header_values, keyfile)
+        return 200, decide()
     except _Answer as answer:
         return answer.status, answer.message
     except Exception:  # noqa: BLE001 - an uncaught exception in Notify is a 500

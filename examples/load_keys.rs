@@ -168,11 +168,11 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| db_error(&e))?;
     let upsert_key = tx
         .prepare(
-            "INSERT INTO api_keys (id, service_id, secret, key_type, expiry_date) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO api_keys (id, service_id, secret, key_type, expiry_date, name) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET service_id = EXCLUDED.service_id, \
              secret = EXCLUDED.secret, key_type = EXCLUDED.key_type, \
-             expiry_date = EXCLUDED.expiry_date \
+             expiry_date = EXCLUDED.expiry_date, name = EXCLUDED.name \
              RETURNING (xmax = 0) AS inserted",
         )
         .await
@@ -209,11 +209,21 @@ async fn run(args: Args) -> Result<(), String> {
                         &*Zeroizing::new(args.secret_format.encode(key.secret().expose())),
                         &key.key_type().as_str(),
                         &expiry_date,
+                        &key.name(),
                     ],
                 )
                 .await
                 .map_err(|e| format!("API key {}: {}", key.id(), db_error(&e)))?;
             count(&mut keys, row.get(0));
+            if key.is_revoked() {
+                // VA Notify's flag, in a table that has it (the migration does not make it).
+                tx.execute(
+                    "UPDATE api_keys SET revoked = true WHERE id = $1",
+                    &[&key.id()],
+                )
+                .await
+                .map_err(|e| format!("API key {}: revoked: {}", key.id(), db_error(&e)))?;
+            }
         }
     }
     tx.commit()

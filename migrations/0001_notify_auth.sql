@@ -45,12 +45,16 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at  timestamp NOT NULL DEFAULT (now() at time zone 'utc')
 );
 
--- Every lookup reads one service's keys. Created only when missing: a second run takes no
--- lock on the table.
+-- Every lookup reads one service's keys, and GC Notify's raw keys are found by their stored
+-- secret (Notify's forks keep that column unique). Created only when missing: a second run
+-- takes no lock on the table.
 DO $$
 BEGIN
     IF to_regclass('ix_api_keys_service_id') IS NULL THEN
         CREATE INDEX ix_api_keys_service_id ON api_keys (service_id);
+    END IF;
+    IF to_regclass('ix_api_keys_secret') IS NULL THEN
+        CREATE INDEX ix_api_keys_secret ON api_keys (secret);
     END IF;
 END;
 $$;

@@ -56,9 +56,10 @@ pub enum InvalidReason {
     /// GC Notify: `nbf` is in the future and there is no `iat`, which GC's log line of the
     /// clock rejection reads (it crashes).
     NoIatToLog,
-    /// GC and VA Notify: `iss` holds a NUL or a lone surrogate, which the database driver
-    /// cannot send (it crashes).
-    IssuerUnsendable,
+    /// GC and VA Notify: `iss` is a number, a boolean, an object, a list with items, or a
+    /// string with a NUL or a lone surrogate, with which their database query cannot be made
+    /// (they crash).
+    IssuerUnqueryable,
     /// VA Notify: the key that signed has no expiry date, which VA compares with now (it
     /// crashes).
     NoExpiryDate,
@@ -471,7 +472,7 @@ mod tests {
             InvalidReason::Audience,
             InvalidReason::SubjectOrId,
             InvalidReason::NoIatToLog,
-            InvalidReason::IssuerUnsendable,
+            InvalidReason::IssuerUnqueryable,
             InvalidReason::NoExpiryDate,
             InvalidReason::Algorithm,
             InvalidReason::Signature,

@@ -26,6 +26,13 @@
 //! `--request-binding off|verify-if-present|required` (default `off`) sets the request-binding
 //! mode of the `/v2/` routes (contract §10: the `req` and `pay` claims).
 //!
+//! `--dialect uk|gc|gov|va` (default `uk`) answers every route as GOV.UK Notify, GC Notify,
+//! Notify.gov or VA Notify does (`notify_auth::Dialect`): with `gc`, the `/v2/` routes also
+//! take GC Notify's raw keys (`Authorization: ApiKey-v1 gcntfy-…`) and let `OPTIONS` through.
+//! With `--database-url`, the dialect also says which keys a lookup reads (GC and VA: all of
+//! them), and `--gc-raw-keys exact|any` (default `exact`, GC Notify's own behaviour) how a raw
+//! key is found when `SECRET_KEY` lists several signing keys (`RawKeyLookup`).
+//!
 //! `--no-auth` serves the same routes without authentication (handlers answer a fixed body of
 //! the same shape): the baseline of the load test, never for real use.
 //!
@@ -45,7 +52,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use notify_auth::core::RequestBinding;
 use notify_auth::{
-    InternalAuthLayer, InternalCaller, InternalClient, KeyStore, KeyType, MemoryStore,
+    Dialect, InternalAuthLayer, InternalCaller, InternalClient, KeyStore, KeyType, MemoryStore,
     NotifyAuthLayer, Principal,
 };
 use serde_json::{Value, json};
@@ -59,12 +66,15 @@ struct Args {
     database_url: Option<String>,
     secret_format: String,
     binding: RequestBinding,
+    dialect: Dialect,
+    gc_raw_keys: String,
     no_auth: bool,
 }
 
 const USAGE: &str = "usage: server [--addr HOST:PORT] [--keys FILE] [--database-url URL] \
      [--secret-format plain|itsdangerous|fernet] \
-     [--request-binding off|verify-if-present|required] [--no-auth]";
+     [--request-binding off|verify-if-present|required] [--dialect uk|gc|gov|va] \
+     [--gc-raw-keys exact|any] [--no-auth]";
 
 // A handful of flags do not justify a command-line parsing dependency for an example.
 fn parse_args() -> Result<Args, String> {
@@ -74,6 +84,8 @@ fn parse_args() -> Result<Args, String> {
         database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
         secret_format: "plain".to_owned(),
         binding: RequestBinding::Off,
+        dialect: Dialect::Uk,
+        gc_raw_keys: "exact".to_owned(),
         no_auth: false,
     };
     let mut argv = std::env::args().skip(1);
@@ -91,6 +103,11 @@ fn parse_args() -> Result<Args, String> {
                 let v = value()?;
                 args.binding = v.parse().map_err(|e| format!("--request-binding: {e}"))?;
             }
+            "--dialect" => {
+                let v = value()?;
+                args.dialect = v.parse().map_err(|e| format!("--dialect: {e}"))?;
+            }
+            "--gc-raw-keys" => args.gc_raw_keys = value()?,
             "--no-auth" => args.no_auth = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -116,9 +133,10 @@ fn file_keys(store: MemoryStore) -> Keys {
 /// is read in `secret_format`, keyed as the forks' configurations are: `SECRET_KEY` (several
 /// separated by commas, newest last) and `DANGEROUS_SALT` from the environment.
 #[cfg(feature = "postgres")]
-fn database_keys(url: &str, secret_format: &str) -> Result<Keys, String> {
-    use notify_auth::store::{CachedKeyStore, PostgresKeyStore, SecretFormat};
+fn database_keys(args: &Args, url: &str) -> Result<Keys, String> {
+    use notify_auth::store::{CachedKeyStore, PostgresKeyStore, RawKeyLookup, SecretFormat};
 
+    let secret_format = &args.secret_format;
     let setting = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
     let (secret_key, salt) = (
         zeroize::Zeroizing::new(setting("SECRET_KEY")),
@@ -126,7 +144,14 @@ fn database_keys(url: &str, secret_format: &str) -> Result<Keys, String> {
     );
     let format = SecretFormat::from_settings(secret_format, secret_key.as_deref(), salt.as_deref())
         .map_err(|e| format!("--secret-format {secret_format}: {e}"))?;
+    let raw_key_lookup = match args.gc_raw_keys.as_str() {
+        "exact" => RawKeyLookup::Exact,
+        "any" => RawKeyLookup::AnySigningKey,
+        other => return Err(format!("--gc-raw-keys {other:?}: expected exact or any")),
+    };
     let postgres = PostgresKeyStore::builder(url)
+        .dialect(args.dialect)
+        .raw_key_lookup(raw_key_lookup)
         .secret_format(format)
         .build()
         .map_err(|e| format!("--database-url: {e}"))?;
@@ -160,12 +185,18 @@ fn database_keys(url: &str, secret_format: &str) -> Result<Keys, String> {
 }
 
 #[cfg(not(feature = "postgres"))]
-fn database_keys(_: &str, _: &str) -> Result<Keys, String> {
+fn database_keys(_: &Args, _: &str) -> Result<Keys, String> {
     Err("--database-url needs the postgres feature: cargo run --example server --features postgres -- …".to_owned())
 }
 
 /// The demo application.
-fn app(keys: Keys, admin: InternalClient, binding: RequestBinding, no_auth: bool) -> Router {
+fn app(
+    keys: Keys,
+    admin: InternalClient,
+    binding: RequestBinding,
+    dialect: Dialect,
+    no_auth: bool,
+) -> Router {
     let status = keys.status.clone();
     let status = get(move || {
         let status = status.clone();
@@ -184,7 +215,7 @@ fn app(keys: Keys, admin: InternalClient, binding: RequestBinding, no_auth: bool
         .route("/v2/{*path}", any(whoami));
     // Without binding, the plain layer: the inner routes then receive the request's own body
     // type (a bound layer hands on `Either<Full<Bytes>, Body>`, which axum boxes again).
-    let layer = NotifyAuthLayer::from_shared(keys.store);
+    let layer = NotifyAuthLayer::from_shared(keys.store).dialect(dialect);
     let public = match binding {
         RequestBinding::Off => public.route_layer(layer),
         mode => public.route_layer(layer.request_binding(mode)),
@@ -192,14 +223,16 @@ fn app(keys: Keys, admin: InternalClient, binding: RequestBinding, no_auth: bool
     let internal = Router::new()
         .route("/service", any(internal_whoami))
         .route("/service/{*path}", any(internal_whoami))
-        .route_layer(InternalAuthLayer::new(admin));
+        .route_layer(InternalAuthLayer::new(admin).dialect(dialect));
     Router::new()
         .route("/_status", status)
         .merge(public)
         .merge(internal)
 }
 
-async fn whoami(principal: Principal) -> Json<Principal> {
+/// The principal, or `null` for a request the layer let through unauthenticated (GC Notify's
+/// `OPTIONS`).
+async fn whoami(principal: Option<Principal>) -> Json<Option<Principal>> {
     Json(principal)
 }
 
@@ -270,7 +303,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         None => file_keys(file),
-        Some(url) => match database_keys(url, &args.secret_format) {
+        Some(url) => match database_keys(&args, url) {
             Ok(keys) => keys,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -290,9 +323,12 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(e) = axum::serve(listener, app(keys, admin, args.binding, args.no_auth))
-        .with_graceful_shutdown(shutdown)
-        .await
+    if let Err(e) = axum::serve(
+        listener,
+        app(keys, admin, args.binding, args.dialect, args.no_auth),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;

@@ -119,8 +119,10 @@ impl std::fmt::Debug for Authorization<'_> {
 }
 
 impl<'a> Authorization<'a> {
-    /// Builds it from the raw values of every `Authorization` header, in order. More than
-    /// [`MAX_HEADER_LEN`] bytes in all are not even copied: the answer is 403 GENERAL.
+    /// Builds it from the raw values of every `Authorization` header, in order. Several values
+    /// of more than [`MAX_HEADER_LEN`] bytes in all are not even joined: the answer is 403
+    /// GENERAL. One value is read in place, whatever its length: only a token (what follows
+    /// the scheme) has a limit, [`MAX_TOKEN_LEN`].
     pub fn from_values<I>(values: I) -> Self
     where
         I: IntoIterator<Item = &'a [u8]>,
@@ -154,7 +156,7 @@ impl<'a> Authorization<'a> {
             }
         };
         Authorization {
-            too_long: matches!(value, Cow::Borrowed(v) if v.len() > MAX_HEADER_LEN),
+            too_long: false,
             value: Some(match value {
                 Cow::Borrowed(v) => Cow::Borrowed(trim(v)),
                 owned => owned,
@@ -162,13 +164,14 @@ impl<'a> Authorization<'a> {
         }
     }
 
-    /// Steps 1 and 2: the token after `Bearer ` (scheme in any case, exactly one space).
+    /// Steps 1 and 2: the token after `Bearer ` (scheme in any case, exactly one space). A
+    /// token longer than [`MAX_TOKEN_LEN`] is refused with 403 GENERAL.
     pub fn bearer_token(&self) -> Result<&[u8], AuthError> {
-        if self.too_long {
-            return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
-        }
         let value = match &self.value {
             Some(v) if !v.is_empty() => v,
+            None if self.too_long => {
+                return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+            }
             _ => return Err(ErrorKind::MissingToken.into()),
         };
         match value.split_at_checked(7) {
@@ -225,7 +228,7 @@ impl Authorization<'_> {
             return Err(ErrorKind::NotBearer.into());
         };
         let token = py_strip(value.get(name.len() + 1..).unwrap_or_default());
-        if scheme != Scheme::ApiKey && (self.too_long || token.len() > MAX_TOKEN_LEN) {
+        if scheme != Scheme::ApiKey && token.len() > MAX_TOKEN_LEN {
             return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
         }
         Ok((scheme, token))
@@ -312,8 +315,8 @@ impl<'a> PublicToken<'a> {
             Issuer::Database(DbIssuer::NoService) => {
                 return Err(ErrorKind::ServiceNotFound.into());
             }
-            Issuer::Database(DbIssuer::Unsendable) => {
-                return Err(ErrorKind::InvalidToken(InvalidReason::IssuerUnsendable).into());
+            Issuer::Database(DbIssuer::Crash) => {
+                return Err(ErrorKind::InvalidToken(InvalidReason::IssuerUnqueryable).into());
             }
             Issuer::Service(None) | Issuer::Database(DbIssuer::NotUuid) | Issuer::Client(_) => {
                 return Err(ErrorKind::IssuerNotUuid.into());

@@ -1,11 +1,23 @@
 //! What GC Notify and VA Notify make of `iss`: they hand the claim, whatever its JSON type, to
-//! SQLAlchemy as the service's id, and PostgreSQL decides whether it is a `uuid`.
+//! SQLAlchemy as the service's id, and PostgreSQL decides.
 //!
-//! Both query `services` by `id` (`UUID(as_uuid=True)`) with the decoded claim, and answer a
-//! `DataError` from the database with "service id is not the right data type", no row with
-//! "service not found", and anything else with an uncaught 500. `conformance/orm_issuer.py`
-//! restates the same, and checks it against SQLAlchemy 1.4.54, psycopg2 2.9.11 and a real
-//! PostgreSQL.
+//! Both query `services` by `id`, a `UUID(as_uuid=True)` column, with the decoded claim, and
+//! answer a `DataError` with "service id is not the right data type", no row with "service not
+//! found", and anything else with an uncaught 500. SQLAlchemy 1.4 (both pin 1.4.54) hands such
+//! a value to psycopg2 as it is (`_PGUUID.bind_processor` in `dialects/postgresql/psycopg2.py`
+//! converts only when `as_uuid` is false), and psycopg2 writes it into the SQL by its type:
+//!
+//! | `iss` | the query | answer |
+//! |---|---|---|
+//! | a string | `id = '…'`: PostgreSQL's `uuid` input reads it | the id, or a `DataError` |
+//! | a string with a NUL, or a lone surrogate | psycopg2 cannot write it | 500 |
+//! | `null` | `id IS NULL` | no row |
+//! | `[]` | `id = '{}'` | a `DataError` |
+//! | a number, `true`, `false`, a list with items | `id = 1`, `id = true`, `id = ARRAY[…]`: no such operator | 500 |
+//! | an object | psycopg2 cannot adapt a `dict` | 500 |
+//!
+//! `conformance/orm_issuer.py` restates the same, and checks it against SQLAlchemy 1.4.54,
+//! psycopg2 2.9.11 and a real PostgreSQL.
 
 use uuid::Uuid;
 
@@ -20,26 +32,22 @@ pub(crate) enum DbIssuer {
     NotUuid,
     /// No row can match (`id IS NULL`): "service not found".
     NoService,
-    /// The driver cannot send it (a NUL, a lone surrogate): an uncaught exception.
-    Unsendable,
+    /// The query cannot be made: an uncaught exception.
+    Crash,
 }
 
 /// The verdict for an `iss` claim's value.
 pub(crate) fn database_issuer(value: Value<'_>) -> DbIssuer {
     match value {
         Value::Null => DbIssuer::NoService,
-        Value::Str(s) => {
-            if s.has_nul_or_lone_surrogate() {
-                return DbIssuer::Unsendable;
-            }
-            pg_uuid(s.text().as_bytes()).map_or(DbIssuer::NotUuid, DbIssuer::Id)
-        }
-        // `str(value)` of an integer is its JSON literal (JSON has no leading zeros): 32
-        // decimal digits are a uuid to PostgreSQL.
-        Value::Int(text) => pg_uuid(text.as_bytes()).map_or(DbIssuer::NotUuid, DbIssuer::Id),
-        Value::Bool(_) | Value::Float(_) | Value::List { .. } | Value::Object { .. } => {
-            DbIssuer::NotUuid
-        }
+        Value::Str(s) if s.has_nul_or_lone_surrogate() => DbIssuer::Crash,
+        Value::Str(s) => pg_uuid(s.text().as_bytes()).map_or(DbIssuer::NotUuid, DbIssuer::Id),
+        Value::List { empty: true } => DbIssuer::NotUuid,
+        Value::Bool(_)
+        | Value::Int(_)
+        | Value::Float(_)
+        | Value::List { empty: false }
+        | Value::Object { .. } => DbIssuer::Crash,
     }
 }
 
@@ -110,7 +118,6 @@ mod tests {
         ] {
             assert_eq!(pg_uuid(refused.as_bytes()), None, "{refused:?}");
         }
-        // An integer of 32 digits, as `str()` writes it.
         assert_eq!(
             pg_uuid(b"12345678901234567890123456789012"),
             Some(uuid::uuid!("12345678-9012-3456-7890-123456789012"))

@@ -45,7 +45,8 @@ use uuid::Uuid;
 use super::cache::CachedKeyStore;
 use super::secret_format::SecretFormat;
 use super::tls::Connector;
-use super::{KeyStore, KeyStoreError};
+use super::{KeyBySecret, KeyStore, KeyStoreError};
+use crate::dialect::Dialect;
 use crate::model::{ApiKey, KeyType, Service};
 
 /// The migration creating Notify's `services` and `api_keys` tables (the columns
@@ -127,6 +128,7 @@ pub struct Schema {
     key_secret: String,
     key_type: String,
     key_expiry_date: String,
+    key_revoked: String,
 }
 
 impl Default for Schema {
@@ -141,6 +143,7 @@ impl Default for Schema {
             key_secret: "secret".into(),
             key_type: "key_type".into(),
             key_expiry_date: "expiry_date".into(),
+            key_revoked: "revoked".into(),
         }
     }
 }
@@ -201,6 +204,14 @@ impl Schema {
     /// an active key (default `expiry_date`).
     pub fn key_expiry_date_column(mut self, name: impl Into<String>) -> Self {
         self.key_expiry_date = name.into();
+        self
+    }
+
+    /// The API keys table's revoked flag, a `boolean` (VA Notify's; default `revoked`). Read
+    /// when the table has the column, found at the first lookup; a table without it has no
+    /// flag.
+    pub fn key_revoked_column(mut self, name: impl Into<String>) -> Self {
+        self.key_revoked = name.into();
         self
     }
 
@@ -274,10 +285,12 @@ impl Schema {
         Ok(format!("SELECT {s_id} FROM {services}"))
     }
 
-    /// The lookup query: the service's active flag and its visible keys, one row per key, or
-    /// one row with NULL key columns when it has none. `$1` is the service id, `$2` the UTC
-    /// time seven days ago (Notify's `func.date(expiry_date) > utcnow() - 7 days`).
-    fn lookup_sql(&self) -> Result<String, KeyStoreError> {
+    /// The lookup query: the service's active flag and its keys, one row per key, or one row
+    /// with NULL key columns when it has none. `$1` is the service id. With `seven_days`, only
+    /// the keys GOV.UK Notify lists: `$2` is the UTC time seven days ago (Notify's
+    /// `func.date(expiry_date) > utcnow() - 7 days`); otherwise every key (GC and VA Notify).
+    /// With `revoked`, the revoked flag is the sixth column; otherwise `false`.
+    fn lookup_sql(&self, seven_days: bool, revoked: bool) -> Result<String, KeyStoreError> {
         let services = table(&self.services_table)?;
         let api_keys = table(&self.api_keys_table)?;
         let s_id = column(&self.service_id)?;
@@ -287,13 +300,39 @@ impl Schema {
         let k_secret = column(&self.key_secret)?;
         let k_type = column(&self.key_type)?;
         let k_expiry = column(&self.key_expiry_date)?;
+        let k_revoked = match revoked {
+            true => format!("k.{}", column(&self.key_revoked)?),
+            false => "false".to_owned(),
+        };
+        let listed = match seven_days {
+            true => format!(" AND (k.{k_expiry} IS NULL OR CAST(k.{k_expiry} AS date) > $2)"),
+            false => String::new(),
+        };
         Ok(format!(
-            "SELECT s.{s_active}, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry} \
+            "SELECT s.{s_active}, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry}, {k_revoked} \
              FROM {services} AS s \
              LEFT JOIN {api_keys} AS k \
-             ON k.{k_service_id} = s.{s_id} \
-             AND (k.{k_expiry} IS NULL OR CAST(k.{k_expiry} AS date) > $2) \
+             ON k.{k_service_id} = s.{s_id}{listed} \
              WHERE s.{s_id} = $1"
+        ))
+    }
+
+    /// Whether the API keys table has the revoked column: `$1` is the table's quoted name,
+    /// `$2` the column's.
+    fn has_column_sql() -> &'static str {
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+         AND attname = $2 AND attnum > 0 AND NOT attisdropped)"
+    }
+
+    /// The keys whose stored secret is one of `$1` (a text array): the stored secret, the
+    /// service id and the key id. The secret column's index serves it.
+    fn secrets_sql(&self) -> Result<String, KeyStoreError> {
+        let api_keys = table(&self.api_keys_table)?;
+        let k_id = column(&self.key_id)?;
+        let k_service_id = column(&self.key_service_id)?;
+        let k_secret = column(&self.key_secret)?;
+        Ok(format!(
+            "SELECT {k_secret}, {k_service_id}, {k_id} FROM {api_keys} WHERE {k_secret} = ANY($1)"
         ))
     }
 }
@@ -356,8 +395,14 @@ pub struct PostgresKeyStore {
 
 struct Inner {
     pool: Pool,
-    sql: String,
+    /// The lookup without and with the revoked column ([`Schema::lookup_sql`]).
+    sql: [String; 2],
+    /// Whether the API keys table has the revoked column (found at the first lookup).
+    has_revoked: tokio::sync::OnceCell<bool>,
+    secrets_sql: String,
     directory_sql: String,
+    dialect: Dialect,
+    raw_key_lookup: RawKeyLookup,
     /// How to connect (TLS included), for the pool and the invalidation listener alike.
     connector: Connector,
     schema: Schema,
@@ -459,8 +504,27 @@ impl fmt::Debug for PostgresKeyStore {
             .field("unknown_lookups", &inner.unknown_lookups)
             .field("secret_format", &inner.secret_format)
             .field("schema", &inner.schema)
+            .field("dialect", &inner.dialect)
+            .field("raw_key_lookup", &inner.raw_key_lookup)
             .finish()
     }
+}
+
+/// How a [`PostgresKeyStore`] finds a key by the secret of a raw key (GC Notify's
+/// `ApiKey-v1`, [`KeyStore::key_by_secret`]) when the secrets are itsdangerous-signed with
+/// several keys ([`SecretFormat::itsdangerous`], GC Notify's `SECRET_KEY` list).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RawKeyLookup {
+    /// As GC Notify does (`get_api_key_by_secret`): sign the secret with every signing key,
+    /// newest first, look each signature up, and give up at the first that no row holds.
+    /// With one signing key this finds the key; with two or more it never does (the
+    /// signature by a key that did not sign the row always misses), so during a key
+    /// rotation GC Notify authenticates no raw key, and neither does this.
+    #[default]
+    Exact,
+    /// The fix: the row holding any of the signatures (one query for all of them), so raw
+    /// keys keep working while `SECRET_KEY` holds several keys.
+    AnySigningKey,
 }
 
 /// Builds a [`PostgresKeyStore`]; see [`PostgresKeyStore::builder`].
@@ -472,6 +536,8 @@ pub struct PostgresKeyStoreBuilder {
     connect_timeout: Duration,
     query_timeout: Duration,
     schema: Schema,
+    dialect: Dialect,
+    raw_key_lookup: RawKeyLookup,
 }
 
 impl fmt::Debug for PostgresKeyStoreBuilder {
@@ -484,11 +550,29 @@ impl fmt::Debug for PostgresKeyStoreBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("query_timeout", &self.query_timeout)
             .field("schema", &self.schema)
+            .field("dialect", &self.dialect)
+            .field("raw_key_lookup", &self.raw_key_lookup)
             .finish()
     }
 }
 
 impl PostgresKeyStoreBuilder {
+    /// Which keys a lookup returns, as `dialect`'s fork lists them ([`Dialect::Uk`] by
+    /// default): GOV.UK Notify and Notify.gov the active keys and those revoked within about
+    /// seven days; GC and VA Notify every key, however long ago it was revoked or expired. Use
+    /// the dialect the layer answers in.
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// How raw keys are found among several itsdangerous signing keys
+    /// ([`RawKeyLookup::Exact`], GC Notify's own behaviour, by default).
+    pub fn raw_key_lookup(mut self, lookup: RawKeyLookup) -> Self {
+        self.raw_key_lookup = lookup;
+        self
+    }
+
     /// How the secret column holds each key's secret ([`SecretFormat::plain`] by default):
     /// itsdangerous-signed as GOV.UK Notify and GC Notify store it, or Fernet-encrypted as
     /// Notify.gov does. Keys are derived here, once; each row is decoded once per lookup.
@@ -558,7 +642,12 @@ impl PostgresKeyStoreBuilder {
                 "PostgreSQL: unknown_lookups must be at least 1",
             ));
         }
-        let sql = self.schema.lookup_sql()?;
+        let seven_days = !self.dialect.tries_every_key();
+        let sql = [
+            self.schema.lookup_sql(seven_days, false)?,
+            self.schema.lookup_sql(seven_days, true)?,
+        ];
+        let secrets_sql = self.schema.secrets_sql()?;
         let directory_sql = self.schema.directory_sql()?;
         let statement_timeout = self.query_timeout.as_millis().clamp(1, i32::MAX as u128);
         let connector = Connector::new(&self.url, |rest| {
@@ -593,7 +682,11 @@ impl PostgresKeyStoreBuilder {
             inner: Arc::new(Inner {
                 pool,
                 sql,
+                has_revoked: tokio::sync::OnceCell::new(),
+                secrets_sql,
                 directory_sql,
+                dialect: self.dialect,
+                raw_key_lookup: self.raw_key_lookup,
                 connector,
                 schema: self.schema,
                 target,
@@ -688,6 +781,8 @@ impl PostgresKeyStore {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             schema: Schema::default(),
+            dialect: Dialect::Uk,
+            raw_key_lookup: RawKeyLookup::Exact,
         }
     }
 
@@ -827,17 +922,44 @@ impl PostgresKeyStore {
     }
 
     /// One attempt: a pooled connection, the prepared statement, the query.
-    async fn query(&self, id: Uuid, since: PrimitiveDateTime) -> Result<Vec<Row>, Attempt> {
+    async fn query(&self, query: Query<'_>) -> Result<Vec<Row>, Attempt> {
         let inner = &*self.inner;
         inner.counters.queries.fetch_add(1, Ordering::Relaxed);
         let client = inner.pool.get().await.map_err(|e| {
             Attempt::Failed(self.error(format_args!("cannot get a connection: {}", chain(&e))))
         })?;
         let run = async {
-            let statement = client
-                .prepare_typed_cached(&inner.sql, &[Type::UUID, Type::TIMESTAMP])
-                .await?;
-            client.query(&statement, &[&id, &since]).await
+            match query {
+                Query::Service(id, since) => {
+                    let revoked = *inner
+                        .has_revoked
+                        .get_or_try_init(|| async {
+                            let api_keys = table(&inner.schema.api_keys_table).unwrap_or_default();
+                            let row = client
+                                .query_one(
+                                    Schema::has_column_sql(),
+                                    &[&api_keys, &inner.schema.key_revoked],
+                                )
+                                .await?;
+                            row.try_get::<_, bool>(0)
+                        })
+                        .await?;
+                    let sql = &inner.sql[usize::from(revoked)];
+                    let statement = client
+                        .prepare_typed_cached(sql, &[Type::UUID, Type::TIMESTAMP])
+                        .await?;
+                    match inner.dialect.tries_every_key() {
+                        true => client.query(&statement, &[&id]).await,
+                        false => client.query(&statement, &[&id, &since]).await,
+                    }
+                }
+                Query::Secrets(signed) => {
+                    let statement = client
+                        .prepare_typed_cached(&inner.secrets_sql, &[Type::TEXT_ARRAY])
+                        .await?;
+                    client.query(&statement, &[&signed]).await
+                }
+            }
         };
         match tokio::time::timeout(inner.query_timeout, run).await {
             Ok(Ok(rows)) => Ok(rows),
@@ -851,6 +973,22 @@ impl PostgresKeyStore {
                 "the lookup timed out after {:?}",
                 inner.query_timeout
             )))),
+        }
+    }
+
+    /// [`PostgresKeyStore::query`], once more on a new connection if the pooled one turned
+    /// out closed.
+    async fn query_retrying(&self, query: Query<'_>) -> Result<Vec<Row>, KeyStoreError> {
+        match self.query(query).await {
+            Ok(rows) => Ok(rows),
+            Err(Attempt::Closed(e)) => {
+                tracing::warn!("{e}; retrying on a new connection");
+                match self.query(query).await {
+                    Ok(rows) => Ok(rows),
+                    Err(Attempt::Closed(e) | Attempt::Failed(e)) => Err(e),
+                }
+            }
+            Err(Attempt::Failed(e)) => Err(e),
         }
     }
 
@@ -944,12 +1082,24 @@ impl PostgresKeyStore {
         let expiry: Option<PrimitiveDateTime> = row
             .try_get(4)
             .map_err(|e| problem(&s.key_expiry_date, &chain(&e)))?;
-        let mut key = ApiKey::new(key_id, secret, key_type);
+        let revoked: Option<bool> = row
+            .try_get(5)
+            .map_err(|e| problem(&s.key_revoked, &chain(&e)))?;
+        let mut key = ApiKey::new(key_id, secret, key_type).revoked(revoked.unwrap_or(false));
         if let Some(expiry) = expiry {
             key = key.revoked_at(expiry.assume_utc());
         }
         Ok(key)
     }
+}
+
+/// A query the store sends.
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    /// A service and its keys: the id, and the time seven days ago.
+    Service(Uuid, PrimitiveDateTime),
+    /// The keys holding one of these stored secrets.
+    Secrets(&'a [String]),
 }
 
 /// How one query attempt failed.
@@ -1019,17 +1169,7 @@ impl KeyStore for PostgresKeyStore {
         let now = OffsetDateTime::now_utc();
         let since = now - VISIBILITY;
         let since = PrimitiveDateTime::new(since.date(), since.time());
-        let rows = match self.query(id, since).await {
-            Ok(rows) => rows,
-            Err(Attempt::Closed(e)) => {
-                tracing::warn!("{e}; retrying on a new connection");
-                match self.query(id, since).await {
-                    Ok(rows) => rows,
-                    Err(Attempt::Closed(e) | Attempt::Failed(e)) => return Err(e),
-                }
-            }
-            Err(Attempt::Failed(e)) => return Err(e),
-        };
+        let rows = self.query_retrying(Query::Service(id, since)).await?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -1037,6 +1177,43 @@ impl KeyStore for PostgresKeyStore {
             self.inner.directory.insert(id);
         }
         self.service_from_rows(id, &rows).map(|s| Some(Arc::new(s)))
+    }
+
+    /// The key whose stored secret is `secret` in the store's [`SecretFormat`]: itself when
+    /// plain, signed as GC Notify signs it when itsdangerous (with every signing key, found
+    /// as [`RawKeyLookup`] says), and never when Fernet-encrypted (random: such a store
+    /// answers [`KeyBySecret::Unsupported`]). One indexed query, in the unknown-id lane (a
+    /// raw key anyone can make up must not take the pool).
+    async fn key_by_secret(&self, secret: &str) -> Result<KeyBySecret, KeyStoreError> {
+        let inner = &*self.inner;
+        let Some(signed) = inner.secret_format.stored_forms(secret) else {
+            return Ok(KeyBySecret::Unsupported);
+        };
+        let _lane = self.unknown_lookup().await?;
+        let rows = self.query_retrying(Query::Secrets(&signed)).await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let read = || -> Result<(String, Uuid, Uuid), tokio_postgres::Error> {
+                Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+            };
+            found.push(read().map_err(|e| {
+                self.error(format_args!("a key found by its secret: {}", chain(&e)))
+            })?);
+        }
+        let row_of = |form: &String| found.iter().find(|(stored, _, _)| stored == form);
+        let location = match inner.raw_key_lookup {
+            // GC Notify queries each signature in turn, and gives up at the first miss.
+            RawKeyLookup::Exact => signed
+                .iter()
+                .map(row_of)
+                .try_fold(None, |_, row| row.map(Some))
+                .flatten(),
+            RawKeyLookup::AnySigningKey => signed.iter().find_map(row_of),
+        };
+        Ok(match location {
+            Some(&(_, service_id, key_id)) => KeyBySecret::Found { service_id, key_id },
+            None => KeyBySecret::Absent,
+        })
     }
 }
 

@@ -320,6 +320,26 @@ impl SecretFormat {
     }
 }
 
+impl SecretFormat {
+    /// The values the secret column may hold for `secret`, to find its row by equality (GC
+    /// Notify's raw keys): `secret` itself when plain; when itsdangerous, its signature by
+    /// each key, newest first, as GC Notify's `sign_with_all_keys` makes them (see
+    /// [`SecretFormat::encode`] on compression); `None` when Fernet-encrypted (random, so
+    /// never found by equality).
+    pub fn stored_forms(&self, secret: &str) -> Option<Vec<String>> {
+        match &self.inner {
+            Inner::Plain => Some(vec![secret.to_owned()]),
+            Inner::ItsDangerous { keys } => Some(
+                keys.iter()
+                    .rev()
+                    .map(|key| encode_itsdangerous(key, secret))
+                    .collect(),
+            ),
+            Inner::Fernet { .. } => None,
+        }
+    }
+}
+
 /// What is wrong with a stored value or a format's setting. The text names the problem only,
 /// never a stored value, a key, a salt or a secret.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
