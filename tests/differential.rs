@@ -1,11 +1,12 @@
-//! The differential conformance suite (conformance/README.md): the demo server against GOV.UK
-//! Notify's own validator and official clients.
+//! The differential conformance suite (conformance/README.md): the demo server against each
+//! Notify's own validator and official clients, once per dialect.
 //!
-//! Runs `conformance/differential.py` with the Python named by `NOTIFY_AUTH_ORACLE_PYTHON`
-//! (a virtual environment with `notifications-python-client==12.1.0` and `pyjwt==2.13.0`),
-//! against the `server` example that `cargo test` builds. Without that variable the test
-//! says it was skipped and passes. `NOTIFY_AUTH_DIFF_SEED` replays a seed;
-//! `NOTIFY_AUTH_DIFF_SKIP_NODE=1` leaves out the official Node client.
+//! Runs `conformance/differential.py` against the `server` example that `cargo test` builds,
+//! with the Python of each dialect's pinned libraries: `NOTIFY_AUTH_ORACLE_PYTHON` (GOV.UK
+//! Notify and Notify.gov: `notifications-python-client==12.1.0`, `pyjwt==2.13.0`),
+//! `NOTIFY_AUTH_ORACLE_PYTHON_GC` (6.4.1, 2.12.0) and `NOTIFY_AUTH_ORACLE_PYTHON_VA` (10.0.1,
+//! 2.11.0). Without the variable a test says it was skipped and passes. `NOTIFY_AUTH_DIFF_SEED`
+//! replays a seed; `NOTIFY_AUTH_DIFF_SKIP_NODE=1` leaves out the official Node client.
 
 mod skip;
 
@@ -47,9 +48,92 @@ fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The oracle's Python for a dialect, and the variable that names it.
+fn oracle_python(dialect: &str) -> (&'static str, Option<String>) {
+    let variable = match dialect {
+        "gc" => "NOTIFY_AUTH_ORACLE_PYTHON_GC",
+        "va" => "NOTIFY_AUTH_ORACLE_PYTHON_VA",
+        _ => "NOTIFY_AUTH_ORACLE_PYTHON",
+    };
+    (variable, non_empty_env(variable))
+}
+
 #[test]
 fn differential_against_notify() {
     run_driver(&[]);
+}
+
+#[test]
+fn differential_against_notify_gov() {
+    run_driver(&["--dialect".as_ref(), "gov".as_ref()]);
+}
+
+#[test]
+fn differential_against_gc_notify() {
+    run_driver(&["--dialect".as_ref(), "gc".as_ref()]);
+}
+
+#[test]
+fn differential_against_va_notify() {
+    run_driver(&["--dialect".as_ref(), "va".as_ref()]);
+}
+
+/// GC Notify on PostgreSQL with its own secret column: itsdangerous-signed with the salt
+/// `api_key` by its one `SECRET_KEY`, raw keys found by their signature.
+#[cfg(feature = "postgres")]
+#[test]
+fn differential_against_gc_notify_on_postgres() {
+    run_on_postgres(
+        &["--dialect", "gc", "--secret-format", "itsdangerous"],
+        &[
+            ("SECRET_KEY", "gc-secret-key"),
+            ("DANGEROUS_SALT", "api_key"),
+        ],
+    );
+}
+
+/// GC Notify during a key rotation (`SECRET_KEY` lists two keys, the rows signed by the
+/// older): exactly as GC, no raw key is found (tokens still work).
+#[cfg(feature = "postgres")]
+#[test]
+fn differential_against_gc_notify_on_postgres_rotation() {
+    run_on_postgres(
+        &[
+            "--dialect",
+            "gc",
+            "--secret-format",
+            "itsdangerous",
+            "--load-secret-key",
+            "older-gc-key",
+        ],
+        &[
+            ("SECRET_KEY", "older-gc-key,newest-gc-key"),
+            ("DANGEROUS_SALT", "api_key"),
+        ],
+    );
+}
+
+/// The same rotation with the fixed lookup (`RawKeyLookup::AnySigningKey`): raw keys are
+/// found by the older key's signature.
+#[cfg(feature = "postgres")]
+#[test]
+fn differential_against_gc_notify_on_postgres_rotation_fixed() {
+    run_on_postgres(
+        &[
+            "--dialect",
+            "gc",
+            "--secret-format",
+            "itsdangerous",
+            "--load-secret-key",
+            "older-gc-key",
+            "--gc-raw-keys",
+            "any",
+        ],
+        &[
+            ("SECRET_KEY", "older-gc-key,newest-gc-key"),
+            ("DANGEROUS_SALT", "api_key"),
+        ],
+    );
 }
 
 /// The same suite once more, with the services and keys served from PostgreSQL through the
@@ -125,11 +209,18 @@ fn run_driver(extra: &[&std::ffi::OsStr]) {
 }
 
 fn run_driver_with_env(extra: &[&std::ffi::OsStr], env: &[(&str, &str)]) {
-    let Some(python) = non_empty_env("NOTIFY_AUTH_ORACLE_PYTHON") else {
-        skip::skipped(
-            "set NOTIFY_AUTH_ORACLE_PYTHON to a Python with notifications-python-client==12.1.0 \
-             and pyjwt==2.13.0 (see conformance/README.md) to run the differential suite",
-        );
+    let dialect = extra
+        .windows(2)
+        .find(|w| w[0] == "--dialect")
+        .and_then(|w| w[1].to_str())
+        .unwrap_or("uk");
+    let (variable, python) = oracle_python(dialect);
+    let Some(python) = python else {
+        skip::skipped(&format!(
+            "set {variable} to a Python with the {dialect} dialect's pinned \
+             notifications-python-client and pyjwt (see conformance/README.md; scripts/test \
+             makes it) to run its differential suite"
+        ));
         return;
     };
     let server = server_binary();

@@ -945,13 +945,15 @@ impl PostgresKeyStore {
                         })
                         .await?;
                     let sql = &inner.sql[usize::from(revoked)];
-                    let statement = client
-                        .prepare_typed_cached(sql, &[Type::UUID, Type::TIMESTAMP])
-                        .await?;
-                    match inner.dialect.tries_every_key() {
-                        true => client.query(&statement, &[&id]).await,
-                        false => client.query(&statement, &[&id, &since]).await,
-                    }
+                    // GC and VA Notify list every key: no `$2`.
+                    let every_key = inner.dialect.tries_every_key();
+                    let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = match every_key {
+                        true => &[&id],
+                        false => &[&id, &since],
+                    };
+                    let types = &[Type::UUID, Type::TIMESTAMP][..params.len()];
+                    let statement = client.prepare_typed_cached(sql, types).await?;
+                    client.query(&statement, params).await
                 }
                 Query::Secrets(signed) => {
                     let statement = client
