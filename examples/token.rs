@@ -5,7 +5,11 @@
 //! cargo run --example token -- --iss notify-admin --secret dev-notify-secret-key
 //! cargo run --example token -- --back 15 <combined API key>  # 15 tokens, iat now, now-1, …
 //! cargo run --example token -- --bind POST /v2/notifications/sms body.json <combined API key>
+//! cargo run --example token -- --gc <combined API key>    # ApiKey-v1 gcntfy-… (GC Notify)
 //! ```
+//!
+//! `--gc` prints GC Notify's raw-key `Authorization` value for the key instead of a token (for
+//! the demo server's `--dialect gc`): `ApiKey-v1 gcntfy-{name}-{service_id}-{secret}`.
 //!
 //! `--bind METHOD PATH BODY_FILE` adds the request-binding claims (`req`, and `pay` for the
 //! exact bytes of BODY_FILE; `-` for no body).
@@ -31,9 +35,17 @@ fn main() -> ExitCode {
         }
         [back, n, key] if back == "--back" => pool(n, key),
         [bind, method, path, body, key] if bind == "--bind" => bound(method, path, body, key),
+        [gc, key] if gc == "--gc" => combined(key).map(|key| {
+            let name = key.name().unwrap_or("key");
+            let name = name.strip_prefix("gcntfy-").unwrap_or(name);
+            let service_id = key.service_id();
+            let text = notify_auth::token::gc_key_string(name, service_id, key.secret().expose());
+            format!("ApiKey-v1 {text}")
+        }),
         _ => Err(
             "usage: token <combined API key> | token --iss ID --secret SECRET \
-             | token --back N <combined API key> | token --bind METHOD PATH BODY_FILE|- <combined API key>"
+             | token --back N <combined API key> | token --bind METHOD PATH BODY_FILE|- <combined API key> \
+             | token --gc <combined API key>"
                 .to_owned(),
         ),
     };

@@ -158,6 +158,32 @@ fn unix_now() -> i64 {
     i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// GC Notify's key string for a key: `gcntfy-{name}-{service_id}-{secret}`, which its clients
+/// send as it is, without a JWT: `Authorization: ApiKey-v1 <key string>`
+/// ([`Dialect::Gc`](crate::Dialect::Gc)). It also parses as a [`CombinedApiKey`], for a JWT.
+///
+/// ```
+/// use uuid::uuid;
+///
+/// let key = notify_auth::token::gc_key_string(
+///     "my-key",
+///     uuid!("26785a09-ab16-4eb0-8407-a37497a57506"),
+///     "3d844edf-8d35-48ac-975b-e847b4f122b0",
+/// );
+/// assert_eq!(
+///     key,
+///     "gcntfy-my-key-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
+/// );
+/// let header = format!("ApiKey-v1 {key}");
+/// # let _ = header;
+/// ```
+pub fn gc_key_string(name: &str, service_id: Uuid, secret: &str) -> String {
+    format!(
+        "{}{name}-{service_id}-{secret}",
+        crate::core::API_KEY_PREFIX
+    )
+}
+
 /// The API key string Notify gives its users: `{key_name}-{service_id}-{secret}`, or just
 /// `{service_id}-{secret}`.
 ///
@@ -259,6 +285,18 @@ mod tests {
         let key: CombinedApiKey = format!("{SERVICE}-{SECRET}").parse().unwrap();
         assert_eq!(key.name(), None);
         assert!(!format!("{key:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn gc_key_strings_are_combined_keys_too() {
+        let service = Uuid::parse_str(SERVICE).unwrap();
+        let text = gc_key_string("live", service, SECRET);
+        assert_eq!(text, format!("gcntfy-live-{SERVICE}-{SECRET}"));
+        let key: CombinedApiKey = text.parse().unwrap();
+        assert_eq!(
+            (key.name(), key.service_id(), key.secret().expose()),
+            (Some("gcntfy-live"), service, SECRET)
+        );
     }
 
     #[test]

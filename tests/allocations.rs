@@ -70,7 +70,7 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
     use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
 
-    use notify_auth::{KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Service};
+    use notify_auth::{Dialect, KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Service};
     use tower::{Layer, ServiceExt};
     use uuid::Uuid;
 
@@ -85,8 +85,9 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
 
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let header = bearer(&valid());
-    let count = |store: Arc<dyn KeyStore>| {
+    let count = |store: Arc<dyn KeyStore>, header: &str, dialect: Dialect| {
         let service = NotifyAuthLayer::from_shared(store)
+            .dialect(dialect)
             .clock(|| NOW)
             .layer(answering("ok"));
         let decide = || {
@@ -105,8 +106,15 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
         decide(); // warm up
         decide()
     };
-    assert_eq!(count(Arc::new(store())), 3);
-    assert_eq!(count(Arc::new(AsyncOnly(store()))), 6);
+    assert_eq!(count(Arc::new(store()), &header, Dialect::Uk), 3);
+    assert_eq!(count(Arc::new(AsyncOnly(store())), &header, Dialect::Uk), 6);
+    // GC Notify's raw key, found by its secret in the in-memory store's index: the same.
+    let raw = format!(
+        "ApiKey-v1 {}",
+        notify_auth::token::gc_key_string("k", S, K1_SECRET)
+    );
+    assert_eq!(count(Arc::new(store()), &raw, Dialect::Gc), 3);
+    assert_eq!(count(Arc::new(store()), &header, Dialect::Gc), 3);
     // A cache hit over a store that only answers through its future (as PostgreSQL does)
     // costs what the in-memory store's lookup costs.
     #[cfg(feature = "cache")]
@@ -116,7 +124,7 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
             .build()
             .unwrap();
         runtime.block_on(cache.service(S)).unwrap().unwrap();
-        assert_eq!(count(Arc::new(cache.clone())), 3);
+        assert_eq!(count(Arc::new(cache.clone()), &header, Dialect::Uk), 3);
         assert_eq!(cache.stats().store_calls, 1);
     }
 }

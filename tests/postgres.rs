@@ -1582,3 +1582,173 @@ async fn with_server_stopped_lookups_fail_then_recover() {
         serde_json::to_string(&Some(principal(service, key, KeyType::Test))).unwrap()
     );
 }
+
+/// The dialects on PostgreSQL: GC and VA Notify read every key (GOV.UK Notify hides keys
+/// revoked more than about seven days ago), and GC Notify's raw keys are found by their stored
+/// secret, signed as GC signs it: exactly (giving up at the first signing key whose
+/// signature no row holds) or, fixed, by any signing key.
+#[tokio::test]
+async fn dialects_list_keys_and_find_raw_keys_as_their_forks_do() {
+    use notify_auth::store::RawKeyLookup;
+    use notify_auth::{Dialect, KeyBySecret};
+
+    let Some(db) = setup("dialects_list_keys_and_find_raw_keys_as_their_forks_do").await else {
+        return;
+    };
+    let service = db.service(true).await;
+    let month_ago = utc(OffsetDateTime::now_utc() - time::Duration::days(30));
+    let (old_key, old_secret) = db.key(service, "normal", Some(month_ago)).await;
+    let (key, secret) = db.key(service, "team", None).await;
+    let in_dialect = |dialect| {
+        PostgresKeyStore::builder(&db.url)
+            .dialect(dialect)
+            .build()
+            .unwrap()
+    };
+    for (dialect, listed) in [
+        (Dialect::Uk, 1),
+        (Dialect::Gov, 1),
+        (Dialect::Gc, 2),
+        (Dialect::Va, 2),
+    ] {
+        let record = in_dialect(dialect).service(service).await.unwrap().unwrap();
+        assert_eq!(record.api_keys().len(), listed, "{dialect}");
+    }
+    let gc = in_dialect(Dialect::Gc);
+    let found = |key_id| KeyBySecret::Found {
+        service_id: service,
+        key_id,
+    };
+    assert_eq!(gc.key_by_secret(&secret).await.unwrap(), found(key));
+    assert_eq!(gc.key_by_secret(&old_secret).await.unwrap(), found(old_key));
+    assert_eq!(
+        gc.key_by_secret(&fresh_secret()).await.unwrap(),
+        KeyBySecret::Absent
+    );
+
+    // GC Notify's own column: itsdangerous, salt "api_key", by the newest key at the time.
+    let signed_by =
+        |keys: &[&str]| SecretFormat::itsdangerous(keys.iter().copied(), "api_key").unwrap();
+    let signed_service = db.service(true).await;
+    let (by_old, by_old_secret) = (fresh_id(), fresh_secret());
+    let (by_new, by_new_secret) = (fresh_id(), fresh_secret());
+    for (id, stored) in [
+        (by_old, signed_by(&["old"]).encode(&by_old_secret)),
+        (by_new, signed_by(&["old", "new"]).encode(&by_new_secret)),
+    ] {
+        db.sql
+            .execute(
+                "INSERT INTO api_keys (id, name, service_id, secret, key_type) \
+                 VALUES ($1, 'key', $2, $3, 'normal')",
+                &[&id, &signed_service, &stored],
+            )
+            .await
+            .unwrap();
+    }
+    let lookup = |keys: &[&str], how| {
+        PostgresKeyStore::builder(&db.url)
+            .dialect(Dialect::Gc)
+            .secret_format(signed_by(keys))
+            .raw_key_lookup(how)
+            .build()
+            .unwrap()
+    };
+    let at = |key_id| KeyBySecret::Found {
+        service_id: signed_service,
+        key_id,
+    };
+    let exact = lookup(&["old"], RawKeyLookup::Exact);
+    assert_eq!(
+        exact.key_by_secret(&by_old_secret).await.unwrap(),
+        at(by_old)
+    );
+    // A rotation: GC Notify finds no raw key, whichever key signed the row.
+    let exact = lookup(&["old", "new"], RawKeyLookup::Exact);
+    for secret in [&by_old_secret, &by_new_secret] {
+        assert_eq!(
+            exact.key_by_secret(secret).await.unwrap(),
+            KeyBySecret::Absent
+        );
+    }
+    let fixed = lookup(&["old", "new"], RawKeyLookup::AnySigningKey);
+    assert_eq!(
+        fixed.key_by_secret(&by_old_secret).await.unwrap(),
+        at(by_old)
+    );
+    assert_eq!(
+        fixed.key_by_secret(&by_new_secret).await.unwrap(),
+        at(by_new)
+    );
+    // Fernet tokens are random: no row is found by equality.
+    let fernet = PostgresKeyStore::builder(&db.url)
+        .secret_format(SecretFormat::fernet("key", "a-salt-of-sixteen-bytes").unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(
+        fernet.key_by_secret(&secret).await.unwrap(),
+        KeyBySecret::Unsupported
+    );
+}
+
+/// VA Notify's `revoked` column is read where the table has it; a table without it has no
+/// revoked keys but by their expiry date.
+#[tokio::test]
+async fn the_revoked_column_is_read_when_the_table_has_it() {
+    use notify_auth::Dialect;
+
+    let Some(db) = setup("the_revoked_column_is_read_when_the_table_has_it").await else {
+        return;
+    };
+    db.sql
+        .batch_execute(
+            "CREATE SCHEMA IF NOT EXISTS va_notify; \
+             CREATE TABLE IF NOT EXISTS va_notify.services (id uuid PRIMARY KEY, \
+                 active boolean NOT NULL); \
+             CREATE TABLE IF NOT EXISTS va_notify.api_keys (id uuid PRIMARY KEY, \
+                 service_id uuid NOT NULL REFERENCES va_notify.services (id), \
+                 secret text NOT NULL, key_type text NOT NULL, \
+                 expiry_date timestamp, revoked boolean NOT NULL DEFAULT false)",
+        )
+        .await
+        .unwrap();
+    let (service, revoked, active) = (fresh_id(), fresh_id(), fresh_id());
+    let expires = utc(OffsetDateTime::now_utc() + time::Duration::days(90));
+    db.sql
+        .execute(
+            "INSERT INTO va_notify.services (id, active) VALUES ($1, true)",
+            &[&service],
+        )
+        .await
+        .unwrap();
+    for (id, flag) in [(revoked, true), (active, false)] {
+        db.sql
+            .execute(
+                "INSERT INTO va_notify.api_keys (id, service_id, secret, key_type, \
+                 expiry_date, revoked) VALUES ($1, $2, $3, 'normal', $4, $5)",
+                &[&id, &service, &fresh_secret(), &expires, &flag],
+            )
+            .await
+            .unwrap();
+    }
+    let va = PostgresKeyStore::builder(&db.url)
+        .dialect(Dialect::Va)
+        .schema(
+            Schema::default()
+                .services_table("va_notify.services")
+                .api_keys_table("va_notify.api_keys"),
+        )
+        .build()
+        .unwrap();
+    let record = va.service(service).await.unwrap().unwrap();
+    let flags: BTreeSet<(Uuid, bool)> = record
+        .api_keys()
+        .iter()
+        .map(|k| (k.id(), k.is_revoked()))
+        .collect();
+    assert_eq!(flags, BTreeSet::from([(revoked, true), (active, false)]));
+    // The default tables have no such column.
+    let plain = db.service(true).await;
+    db.key(plain, "normal", None).await;
+    let record = store(&db.url).service(plain).await.unwrap().unwrap();
+    assert!(!record.api_keys()[0].is_revoked());
+}
