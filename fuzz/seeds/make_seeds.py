@@ -164,6 +164,22 @@ DIFFERENTIAL = {
 }
 
 
+# GC Notify's raw keys and schemes, for `raw_key` (header values separated by newlines).
+RAW_KEY = {
+    "valid": f"ApiKey-v1 gcntfy-my-key-{S}-{K1}",
+    "revoked": f"ApiKey-v1 gcntfy-old-{S}-{K3}",
+    "archived": f"ApiKey-v1 gcntfy-a-{A}-{KA}",
+    "no-prefix": f"ApiKey-v1 live-{S}-{K1}",
+    "short": f"ApiKey-v1 gcntfy-{K1}",
+    "scheme-case-and-skip": f"apikey-v1x gcntfy-k-{S}-{K1}",
+    "unknown-secret": f"ApiKey-v1 gcntfy-k-{S}-{'f' * 36}",
+    "bearer-skip": "Bearerx " + token(),
+    "cacheclear": "CacheClear-v1 " + token(),
+    "two-values": f"ApiKey-v1 gcntfy-k-{S}-{K1}\nx",
+    "other-scheme": "Basic abc",
+}
+
+
 def write(folder: str, name: str, data: bytes) -> None:
     with open(os.path.join(folder, name), "wb") as f:
         f.write(data)
@@ -171,7 +187,8 @@ def write(folder: str, name: str, data: bytes) -> None:
 
 def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
-    dirs = {t: os.path.join(here, t) for t in ("header", "token_parse", "decision", "differential")}
+    targets = ("header", "token_parse", "decision", "differential", "raw_key")
+    dirs = {t: os.path.join(here, t) for t in targets}
     for d in dirs.values():
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -186,6 +203,8 @@ def main() -> None:
         write(dirs["token_parse"], name, t.encode())
     for name, data in DIFFERENTIAL.items():
         write(dirs["differential"], name, data)
+    for name, values in RAW_KEY.items():
+        write(dirs["raw_key"], name, values.encode())
 
 
 if __name__ == "__main__":
