@@ -601,3 +601,47 @@ fn key_files_take_names_and_the_revoked_flag() {
         "never the secret: {err}"
     );
 }
+
+/// docs/compatibility.md lists every message of every dialect.
+#[test]
+fn the_compatibility_page_has_every_message_of_every_dialect() {
+    use notify_auth::{ErrorKind, InvalidReason};
+
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/compatibility.md"
+    ))
+    .unwrap();
+    let kinds = [
+        ErrorKind::MissingToken,
+        ErrorKind::NotBearer,
+        ErrorKind::InvalidToken(InvalidReason::Segments),
+        ErrorKind::InvalidToken(InvalidReason::UnusableTime),
+        ErrorKind::InvalidToken(InvalidReason::KeyId),
+        ErrorKind::MissingIssuer,
+        ErrorKind::IssuerNotUuid,
+        ErrorKind::NotAllowed,
+        ErrorKind::ServiceNotFound,
+        ErrorKind::NoApiKeys,
+        ErrorKind::ServiceArchived,
+        ErrorKind::Algorithm,
+        ErrorKind::Clock,
+        ErrorKind::Revoked,
+        ErrorKind::KeyNotFound,
+        ErrorKind::KeyExpired,
+        ErrorKind::IncompleteApiKey,
+        ErrorKind::UnknownApiKey,
+        ErrorKind::ApiKeysUnsupported,
+        ErrorKind::InternalClock,
+        ErrorKind::InternalScheme,
+    ];
+    for dialect in Dialect::ALL {
+        for kind in kinds {
+            let message = kind.message_in(dialect);
+            assert!(
+                page.contains(&format!("`{message}`")),
+                "{kind:?} in {dialect}: {message}"
+            );
+        }
+    }
+}

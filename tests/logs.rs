@@ -336,3 +336,63 @@ async fn no_secret_or_token_in_any_log_or_debug_output() {
     }
     assert!(!debug.contains("\"s1\"") && !debug.contains("\"s2\""));
 }
+
+/// Each fork's success line, and GC Notify's clock rejection in GC's words.
+#[tokio::test]
+async fn each_dialect_logs_its_own_lines() {
+    use notify_auth::Dialect;
+
+    let _lock = capture().await;
+    // VA Notify's keys all have an expiry date.
+    let va_store = || {
+        let expires = time::OffsetDateTime::from_unix_timestamp(NOW + 86_400).unwrap();
+        let key = notify_auth::ApiKey::new(
+            K1,
+            notify_auth::Secret::new(K1_SECRET),
+            notify_auth::KeyType::Normal,
+        );
+        notify_auth::MemoryStore::builder()
+            .service(Service::new(S, true).with_key(key.revoked_at(expires)))
+            .build()
+            .unwrap()
+    };
+    let send = |dialect: Dialect, header: String| async move {
+        let store = match dialect {
+            Dialect::Va => va_store(),
+            _ => store(),
+        };
+        let service = NotifyAuthLayer::new(store)
+            .dialect(dialect)
+            .clock(|| NOW)
+            .layer(answering("inner"));
+        let req = Request::builder()
+            .uri("/v2/notifications")
+            .header("authorization", header)
+            .header("host", "api.example")
+            .header("user-agent", "NOTIFY-API-PYTHON-CLIENT/6.4.1")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        service.oneshot(req).await.unwrap().status()
+    };
+    assert_eq!(send(Dialect::Gc, bearer(&valid())).await, StatusCode::OK);
+    assert_eq!(send(Dialect::Va, bearer(&valid())).await, StatusCode::OK);
+    assert_eq!(send(Dialect::Gov, bearer(&valid())).await, StatusCode::OK);
+    let early = bearer(&token(S, NOW - 100, K1_SECRET));
+    assert_eq!(send(Dialect::Gc, early).await, StatusCode::FORBIDDEN);
+    let logs = logs();
+    let client = format!(
+        "API authorised for service {S} with api key {K1}, using client NOTIFY-API-PYTHON-CLIENT/6.4.1"
+    );
+    assert_eq!(logs.matches(&client).count(), 2, "GC and VA: {logs}");
+    let issuer = format!(
+        "API authorised for service {S} with api key {K1}, using issuer NOTIFY-API-PYTHON-CLIENT/6.4.1 for URL: http://api.example/v2/notifications"
+    );
+    assert_eq!(logs.matches(&issuer).count(), 1, "Notify.gov: {logs}");
+    let clock = format!(
+        "Rejected expired JWT for service {S}, client NOTIFY-API-PYTHON-CLIENT/6.4.1: iat value \
+         was {} while server clock is {NOW}",
+        NOW - 100
+    );
+    assert!(logs.contains(&clock), "{logs}");
+    assert!(!logs.contains(K1_SECRET), "{logs}");
+}

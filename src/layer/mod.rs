@@ -1048,7 +1048,12 @@ where
                 let mut rejection_response = self.layer.rejection.clone();
                 return ResponseFuture {
                     state: State::Rejected {
-                        response: Some(rejected(&mut rejection_response, rejection, now)),
+                        response: Some(rejected(
+                            &mut rejection_response,
+                            rejection,
+                            now,
+                            request.headers().get(header::USER_AGENT),
+                        )),
                     },
                 };
             }
@@ -1063,13 +1068,20 @@ where
         };
         let scheme = self.layer.scheme.clone();
         let mut rejection_response = self.layer.rejection.clone();
+        // For the log line of a rejection (a reference count: the value is shared bytes).
+        let user_agent = request.headers().get(header::USER_AGENT).cloned();
         let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
             match scheme.authorize_after(request, now, asked).await {
                 Ok((mut request, granted)) => {
                     grant(&scheme, &mut request, granted);
                     Ok(request)
                 }
-                Err(rejection) => Err(rejected(&mut rejection_response, rejection, now)),
+                Err(rejection) => Err(rejected(
+                    &mut rejection_response,
+                    rejection,
+                    now,
+                    user_agent.as_ref(),
+                )),
             }
         });
         // The inner service was driven to readiness by `poll_ready`: keep that one, leave
@@ -1096,17 +1108,42 @@ fn rejected<R: RejectionResponse>(
     rejection_response: &mut R,
     rejection: Rejection,
     now: i64,
+    user_agent: Option<&http::HeaderValue>,
 ) -> Response<R::Body> {
-    log_rejection(&rejection, now);
+    log_rejection(&rejection, now, user_agent);
     let mut response = rejection_response.response(&rejection);
     response.extensions_mut().insert(rejection);
     response
 }
 
 /// The line of a rejected request; for the clock rejection, with the token's `iat`, the
-/// server's time (`now`, when the request arrived) and the difference, as Notify logs it.
-fn log_rejection(rejection: &Rejection, now: i64) {
+/// server's time (`now`, when the request arrived) and the difference, as Notify logs it (in
+/// GC Notify's dialect, in GC's words, naming the client).
+fn log_rejection(rejection: &Rejection, now: i64, user_agent: Option<&http::HeaderValue>) {
     match rejection {
+        Rejection::Auth(e) if e.dialect() == Dialect::Gc && e.kind() == ErrorKind::Clock => {
+            if !tracing::enabled!(target: REJECTED_TARGET, tracing::Level::INFO) {
+                return;
+            }
+            let client = user_agent.map(|v| String::from_utf8_lossy(v.as_bytes()));
+            let client = client.as_deref().unwrap_or("None");
+            let service_id = e.service_id().map(tracing::field::display);
+            let iat = e.token_iat().unwrap_or_default();
+            tracing::info!(
+                target: REJECTED_TARGET,
+                status = e.status(),
+                kind = ?e.kind(),
+                service_id,
+                api_key_id = e.api_key_id().map(tracing::field::display),
+                token_iat = iat,
+                local_unix_time = now,
+                skew_seconds = iat.saturating_sub(now),
+                user_agent = client,
+                "Rejected expired JWT for service {}, client {client}: iat value was {iat} \
+                 while server clock is {now}",
+                e.service_id().map(|id| id.to_string()).unwrap_or_default()
+            )
+        }
         Rejection::Auth(e) => tracing::info!(
             target: REJECTED_TARGET,
             status = e.status(),
