@@ -17,10 +17,11 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use http::{Request, Response};
 use http_body_util::{Either, Full};
-use notify_auth::core::authenticate;
+use notify_auth::core::{Authorization, Credential, authenticate};
 use notify_auth::token::create_token_at;
 use notify_auth::{
-    ApiKey, AuthError, KeyStore, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service,
+    ApiKey, AuthError, Dialect, KeyBySecret, KeyStore, KeyType, MemoryStore, NotifyAuthLayer,
+    Principal, Secret, Service,
 };
 use sha2::Sha256;
 use tower::{Layer, ServiceExt, service_fn};
@@ -125,6 +126,45 @@ fn benches(c: &mut Criterion) {
     let peer1 = Peer::new(1);
     g.bench_function("peer", |b| {
         b.iter(|| peer1.decide(black_box(&token_first)).unwrap())
+    });
+    g.finish();
+
+    // The dialects: GOV.UK Notify's decision through the dialect-aware entry point, GC
+    // Notify's token, and GC Notify's raw key against the in-memory store (its secret's digest
+    // looked up in the index, then the service), beside one lookup of a service by id.
+    let mut g = c.benchmark_group("dialects");
+    let store = MemoryStore::builder().service(one.clone()).build().unwrap();
+    let in_dialect = |dialect: Dialect, header: &str| {
+        let authorization = Authorization::from_values([header.as_bytes()]);
+        match Credential::parse(&authorization, dialect)? {
+            Credential::Token(token) => token.authorize(store.get(token.service_id()).map(|s| &**s), NOW),
+            Credential::ApiKey(key) => {
+                let secret = key.secret()?;
+                let found = match store.key_by_secret_now(&secret) {
+                    Some(Ok(KeyBySecret::Found { service_id, key_id })) => {
+                        store.get(service_id).map(|s| (&**s, key_id))
+                    }
+                    _ => None,
+                };
+                key.authorize(found)
+            }
+        }
+    };
+    let raw = format!(
+        "ApiKey-v1 {}",
+        notify_auth::token::gc_key_string("live", sid, &secret(0))
+    );
+    g.bench_function("uk_token", |b| {
+        b.iter(|| in_dialect(Dialect::Uk, black_box(&token_first)).unwrap())
+    });
+    g.bench_function("gc_token", |b| {
+        b.iter(|| in_dialect(Dialect::Gc, black_box(&token_first)).unwrap())
+    });
+    g.bench_function("gc_raw_key", |b| {
+        b.iter(|| in_dialect(Dialect::Gc, black_box(&raw)).unwrap())
+    });
+    g.bench_function("service_lookup", |b| {
+        b.iter(|| store.get(black_box(sid)).is_some())
     });
     g.finish();
 
