@@ -439,3 +439,37 @@ fn demo_server_logs_notifys_success_line() {
          status=403 kind=InvalidToken(Segments)"
     );
 }
+
+/// `--dialect gc` over HTTP: a raw key authenticates, GC's words answer, `OPTIONS` passes;
+/// a dialect the server does not know is a one-line error and exit code 2.
+#[test]
+fn demo_server_speaks_gc_notify() {
+    let server = start(&["--dialect", "gc"]);
+    let addr = server.addr.as_str();
+    let key: CombinedApiKey = DEMO_KEY.parse().unwrap();
+    let raw = notify_auth::token::gc_key_string("demo", key.service_id(), key.secret().expose());
+    let auth = format!("ApiKey-v1 {raw}");
+    let (status, _, body) = send(addr, "GET", "/v2/notifications", &[("Authorization", &auth)]);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains(&key.service_id().to_string()), "{body}");
+    let (status, _, body) = send(addr, "GET", "/v2/notifications", &[]);
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(
+        body,
+        "{\"errors\":[{\"error\":\"AuthError\",\"message\":\"Unauthorized, authentication token \
+         must be provided\"}],\"status_code\":401}\n"
+    );
+    let (status, _, body) = send(addr, "OPTIONS", "/v2/notifications", &[]);
+    assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", "null"));
+
+    let output = Command::new(server_binary())
+        .args(["--addr", "127.0.0.1:0", "--dialect", "fr"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr.trim_end(),
+        "--dialect: unknown dialect \"fr\" (expected uk, gc, gov or va)"
+    );
+}
