@@ -137,7 +137,9 @@ fn benches(c: &mut Criterion) {
     let in_dialect = |dialect: Dialect, header: &str| {
         let authorization = Authorization::from_values([header.as_bytes()]);
         match Credential::parse(&authorization, dialect)? {
-            Credential::Token(token) => token.authorize(store.get(token.service_id()).map(|s| &**s), NOW),
+            Credential::Token(token) => {
+                token.authorize(store.get(token.service_id()).map(|s| &**s), NOW)
+            }
             Credential::ApiKey(key) => {
                 let secret = key.secret()?;
                 let found = match store.key_by_secret_now(&secret) {

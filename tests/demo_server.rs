@@ -449,7 +449,12 @@ fn demo_server_speaks_gc_notify() {
     let key: CombinedApiKey = DEMO_KEY.parse().unwrap();
     let raw = notify_auth::token::gc_key_string("demo", key.service_id(), key.secret().expose());
     let auth = format!("ApiKey-v1 {raw}");
-    let (status, _, body) = send(addr, "GET", "/v2/notifications", &[("Authorization", &auth)]);
+    let (status, _, body) = send(
+        addr,
+        "GET",
+        "/v2/notifications",
+        &[("Authorization", &auth)],
+    );
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(body.contains(&key.service_id().to_string()), "{body}");
     let (status, _, body) = send(addr, "GET", "/v2/notifications", &[]);
@@ -460,7 +465,10 @@ fn demo_server_speaks_gc_notify() {
          must be provided\"}],\"status_code\":401}\n"
     );
     let (status, _, body) = send(addr, "OPTIONS", "/v2/notifications", &[]);
-    assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", "null"));
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "null")
+    );
 
     let output = Command::new(server_binary())
         .args(["--addr", "127.0.0.1:0", "--dialect", "fr"])

@@ -273,6 +273,8 @@ pub struct PublicToken<'a> {
 
 /// What the `Authorization` header of a public request presents, read as a [`Dialect`]
 /// reads it: a JWT naming a service, or (GC Notify) a raw key string.
+// The token is the common case, parsed on the stack: boxing it would allocate per request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Credential<'a> {
     /// A JWT whose `iss` names a service (steps 1 to 5 passed).

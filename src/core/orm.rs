@@ -66,10 +66,11 @@ pub(crate) fn pg_uuid(text: &[u8]) -> Option<Uuid> {
         };
         *byte = (hex(*hi)? << 4) | hex(*lo)?;
         rest = tail;
-        if i % 2 == 1 && i < 15 {
-            if let [b'-', tail @ ..] = rest {
-                rest = tail;
-            }
+        if i % 2 == 1
+            && i < 15
+            && let [b'-', tail @ ..] = rest
+        {
+            rest = tail;
         }
     }
     if braced {
