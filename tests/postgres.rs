@@ -1513,8 +1513,14 @@ async fn with_server_restart_the_listener_reconnects() {
         "the listener listened again {:?} after the restart",
         start.elapsed()
     );
-    // The cache was not cleared: its services expire on their TTL as they were loaded, so a
-    // reconnection sends no burst of lookups to the database.
+    // The cache was reconciled (its services read again in one query, not one lookup each),
+    // and trusts the listener again once its heartbeat is back.
+    assert!(
+        one.listener
+            .wait_until_trusted(Duration::from_secs(30))
+            .await
+    );
+    assert!(one.listener.status().reconciliations >= 2);
     assert_eq!(authenticate(&one.cache, service, &secret).await, ok);
     assert_eq!(one.cache.stats().store_calls, 1);
     // The directory was loaded again: unknown ids are answered from memory.

@@ -1,7 +1,8 @@
 //! A caching decorator for any [`KeyStore`] (feature `cache`), on `moka`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,16 @@ use uuid::Uuid;
 use super::{KeyBySecret, KeyStore, KeyStoreError, ServiceMap};
 use crate::model::Service;
 
-/// How long a found service is kept by default: 2 seconds, as Notify caches a service's keys.
+/// How long a found service is kept by default while nothing proves that every change reaches
+/// the cache: 2 seconds, as Notify caches a service's keys.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(2);
+
+/// How long a found service is kept by default while a listener proves that every change
+/// reaches the cache ([`CachedKeyStore::trust_invalidations`]): a safety net, should a change
+/// ever slip past both the notifications and the reconciliation after a reconnection. Each
+/// entry keeps between three quarters of it and all of it (spread by service id), so services
+/// loaded together are not reloaded together.
+pub const DEFAULT_SAFETY_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// How long an unknown service is remembered by default: long enough that a flood of random
 /// ids costs one store call per id per 250 ms, short enough that a new service is found soon.
@@ -22,20 +31,25 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_millis(250);
 /// How many services are kept at most by default.
 pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 
-/// Caches another store's answers, as Notify caches a service's keys for 2 seconds per process.
+/// Caches another store's answers: for 2 seconds, as Notify caches a service's keys per
+/// process, or until they change.
 ///
-/// - found services for [`DEFAULT_TTL`], unknown ones for the shorter [`DEFAULT_NEGATIVE_TTL`];
-///   store errors are not cached;
+/// - found services for [`DEFAULT_TTL`]; while a listener proves that every change reaches the
+///   cache ([`CachedKeyStore::trust_invalidations`], which the PostgreSQL store's invalidation
+///   listener sets), until [`CachedKeyStore::invalidate`] drops them, or at the latest after
+///   the [`DEFAULT_SAFETY_TTL`]; back to the short TTL the moment that proof is gone;
+/// - unknown services for the shorter [`DEFAULT_NEGATIVE_TTL`]; store errors are not cached;
 /// - at most [`DEFAULT_MAX_SERVICES`] services;
 /// - concurrent misses for one service make one store call (single flight);
-/// - [`CachedKeyStore::invalidate`] drops one service at once (the PostgreSQL store's
-///   listener calls it when a key is revoked or created);
+/// - an invalidation always wins over a load in flight: every entry carries the generation of
+///   its service (a counter that each invalidation of it moves on) taken before its load
+///   started, and an entry of an older generation is never answered;
 /// - what the inner store answers at once ([`KeyStore::service_now`]: an id it knows to be
 ///   absent, say) is answered so, and takes no place in the cache;
 /// - a hit on a found service is answered at once too (`service_now`: a read lock, a hash
-///   lookup and a clock read for the TTL, with no future to box: ~40 ns where the in-memory
-///   store takes ~16, BENCHMARKS.md), from a map of what the cache's own loads fetched,
-///   under the same TTL and invalidation.
+///   lookup, the generation and a clock read, with no future to box: ~40 ns where the
+///   in-memory store takes ~16, BENCHMARKS.md), from a map of what the cache's own loads
+///   fetched, under the same rules.
 ///
 /// Cached records also keep each service's "last matched key" hint warm.
 ///
@@ -46,6 +60,7 @@ pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 ///
 /// let store = CachedKeyStore::builder(MemoryStore::default())
 ///     .ttl(Duration::from_secs(2))
+///     .safety_ttl(Duration::from_secs(300))
 ///     .negative_ttl(Duration::from_millis(100))
 ///     .max_services(10_000)
 ///     .build();
@@ -53,8 +68,9 @@ pub const DEFAULT_MAX_SERVICES: u64 = 100_000;
 /// # let _ = layer;
 /// ```
 pub struct CachedKeyStore<S: ?Sized> {
-    cache: Cache<Uuid, Option<Arc<Service>>>,
+    cache: Cache<Uuid, Cached>,
     hot: Arc<Hot>,
+    freshness: Arc<Freshness>,
     counters: Arc<Counters>,
     inner: Arc<S>,
 }
@@ -64,6 +80,7 @@ impl<S: ?Sized> Clone for CachedKeyStore<S> {
         CachedKeyStore {
             cache: self.cache.clone(),
             hot: self.hot.clone(),
+            freshness: self.freshness.clone(),
             counters: self.counters.clone(),
             inner: self.inner.clone(),
         }
@@ -74,6 +91,7 @@ impl<S: ?Sized> fmt::Debug for CachedKeyStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedKeyStore")
             .field("entries", &self.cache.entry_count())
+            .field("trusted", &self.freshness.trusted.load(Ordering::Relaxed))
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -118,14 +136,23 @@ impl CacheStats {
 pub struct CachedKeyStoreBuilder<S> {
     inner: S,
     ttl: Duration,
+    safety_ttl: Duration,
     negative_ttl: Duration,
     max_services: u64,
 }
 
 impl<S: KeyStore> CachedKeyStoreBuilder<S> {
-    /// How long a found service is kept.
+    /// How long a found service is kept while nothing proves that every change reaches the
+    /// cache ([`DEFAULT_TTL`]).
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// How long a found service is kept at most while a listener proves that every change
+    /// reaches the cache ([`DEFAULT_SAFETY_TTL`]; never shorter than the TTL).
+    pub fn safety_ttl(mut self, ttl: Duration) -> Self {
+        self.safety_ttl = ttl;
         self
     }
 
@@ -143,10 +170,19 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
 
     /// The cache.
     pub fn build(self) -> CachedKeyStore<S> {
+        let freshness = Arc::new(Freshness {
+            ttl: self.ttl,
+            safety_ttl: self.safety_ttl.max(self.ttl),
+            negative_ttl: self.negative_ttl,
+            trusted: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            seed: foldhash::fast::RandomState::default(),
+        });
         let cache = Cache::builder()
             .max_capacity(self.max_services)
             .expire_after(Ttl {
-                found: self.ttl,
+                found: freshness.safety_ttl,
                 unknown: self.negative_ttl,
             })
             .build();
@@ -154,41 +190,107 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
             cache,
             hot: Arc::new(Hot {
                 map: RwLock::default(),
-                ttl: self.ttl,
                 max: usize::try_from(self.max_services).unwrap_or(usize::MAX),
             }),
+            freshness,
             counters: Arc::default(),
             inner: Arc::new(self.inner),
         }
     }
 }
 
-/// The found services the cache's own loads fetched, with their expiry, read synchronously:
-/// a hit is a read lock, a hash lookup and a clock read, where moka's reads are async. Same TTL as moka's, counted from when the load started; invalidation
-/// clears both. Unknown services stay in moka alone.
-struct Hot {
-    map: RwLock<ServiceMap<(Arc<Service>, Instant)>>,
+/// A cached answer: the service (or `None`, unknown), the generation of its id when its load
+/// started, and when it started.
+#[derive(Clone)]
+struct Cached {
+    service: Option<Arc<Service>>,
+    generation: u64,
+    loaded_at: Instant,
+}
+
+/// The number of generation counters ids are spread over. An invalidation moves on the counter
+/// of its id's stripe: entries of the other ids of that stripe are then reloaded too, a
+/// harmless extra load, and the memory stays fixed whatever the number of ids.
+const STRIPES: usize = 4096;
+
+/// What decides whether a cached answer may still be given: the TTLs, whether invalidations
+/// are trusted, and the generations.
+struct Freshness {
     ttl: Duration,
+    safety_ttl: Duration,
+    negative_ttl: Duration,
+    /// Whether every change reaches the cache through `invalidate` (a listener says so).
+    trusted: AtomicBool,
+    /// Moved on by `invalidate_all`.
+    epoch: AtomicU64,
+    /// Moved on by `invalidate`, one stripe per id.
+    stripes: Box<[AtomicU64]>,
+    /// Spreads ids over the stripes and the safety TTL (a per-process random seed).
+    seed: foldhash::fast::RandomState,
+}
+
+impl Freshness {
+    fn hash(&self, id: Uuid) -> u64 {
+        let mut hasher = self.seed.build_hasher();
+        id.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn stripe(&self, id: Uuid) -> &AtomicU64 {
+        &self.stripes[self.hash(id) as usize % STRIPES]
+    }
+
+    /// The id's generation: it changes whenever the id (or every id) is invalidated, and never
+    /// comes back to an earlier value.
+    fn generation(&self, id: Uuid) -> u64 {
+        self.epoch
+            .load(Ordering::Acquire)
+            .wrapping_add(self.stripe(id).load(Ordering::Acquire))
+    }
+
+    /// Whether `cached` may still answer for `id` at `now`.
+    fn fresh(&self, id: Uuid, cached: &Cached, now: Instant) -> bool {
+        let lifetime = match &cached.service {
+            None => self.negative_ttl,
+            Some(_) if self.trusted.load(Ordering::Acquire) => {
+                // Between three quarters and all of the safety TTL, by id.
+                let spread = self.hash(id) % 1024;
+                self.safety_ttl - self.safety_ttl * u32::try_from(spread).unwrap_or(0) / 4096
+            }
+            Some(_) => self.ttl,
+        };
+        cached.generation == self.generation(id) && now < cached.loaded_at + lifetime
+    }
+}
+
+/// The found services the cache's own loads fetched, read synchronously: a hit is a read
+/// lock, a hash lookup, the generation and a clock read, where moka's reads are async. Under
+/// the same freshness; invalidation clears both. Unknown services stay in moka alone.
+struct Hot {
+    map: RwLock<ServiceMap<Cached>>,
     max: usize,
 }
 
 impl Hot {
-    fn get(&self, id: Uuid) -> Option<Arc<Service>> {
+    fn get(&self, id: Uuid, freshness: &Freshness) -> Option<Arc<Service>> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let (service, expires) = map.get(&id)?;
-        (Instant::now() < *expires).then(|| service.clone())
+        let cached = map.get(&id)?;
+        freshness
+            .fresh(id, cached, Instant::now())
+            .then(|| cached.service.clone())
+            .flatten()
     }
 
-    fn insert(&self, id: Uuid, service: Arc<Service>, loaded_at: Instant) {
+    fn insert(&self, id: Uuid, cached: Cached, freshness: &Freshness) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.max && !map.contains_key(&id) {
             let now = Instant::now();
-            map.retain(|_, (_, expires)| *expires > now);
+            map.retain(|id, cached| freshness.fresh(*id, cached, now));
             if map.len() >= self.max {
                 map.clear();
             }
         }
-        map.insert(id, (service, loaded_at + self.ttl));
+        map.insert(id, cached);
     }
 
     fn remove(&self, id: Uuid) {
@@ -201,24 +303,24 @@ impl Hot {
     fn clear(&self) {
         self.map.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
+
+    fn ids(&self) -> Vec<Uuid> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.keys().copied().collect()
+    }
 }
 
+/// moka's own expiry: the longest an entry may be answered (its freshness is checked on read).
 struct Ttl {
     found: Duration,
     unknown: Duration,
 }
 
-impl Expiry<Uuid, Option<Arc<Service>>> for Ttl {
-    fn expire_after_create(
-        &self,
-        _: &Uuid,
-        value: &Option<Arc<Service>>,
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(if value.is_some() {
-            self.found
-        } else {
-            self.unknown
+impl Expiry<Uuid, Cached> for Ttl {
+    fn expire_after_create(&self, _: &Uuid, value: &Cached, _: Instant) -> Option<Duration> {
+        Some(match value.service {
+            Some(_) => self.found,
+            None => self.unknown,
         })
     }
 }
@@ -234,6 +336,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
         CachedKeyStoreBuilder {
             inner,
             ttl: DEFAULT_TTL,
+            safety_ttl: DEFAULT_SAFETY_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             max_services: DEFAULT_MAX_SERVICES,
         }
@@ -241,16 +344,80 @@ impl<S: KeyStore> CachedKeyStore<S> {
 }
 
 impl<S: ?Sized> CachedKeyStore<S> {
-    /// Forgets one service now: its next lookup goes to the store.
+    /// Forgets one service now: its next lookup goes to the store, and a load of it already
+    /// in flight will not be answered from the cache.
     pub async fn invalidate(&self, id: Uuid) {
+        self.freshness.stripe(id).fetch_add(1, Ordering::AcqRel);
         self.hot.remove(id);
         self.cache.invalidate(&id).await;
     }
 
-    /// Forgets every service now.
+    /// Forgets every service now, loads in flight included.
     pub fn invalidate_all(&self) {
+        self.freshness.epoch.fetch_add(1, Ordering::AcqRel);
         self.hot.clear();
         self.cache.invalidate_all();
+    }
+
+    /// Says whether every change to the store reaches the cache through
+    /// [`CachedKeyStore::invalidate`] (a listener that is connected, has caught up with what
+    /// changed while it was away, and whose heartbeat comes back): while it does, found
+    /// services are kept until invalidated (or the safety TTL); otherwise, and from the moment
+    /// it is withdrawn, for the short TTL. The PostgreSQL store's invalidation listener sets
+    /// it; a listener of your own (another database's notifications, a message bus) may too.
+    pub fn trust_invalidations(&self, trusted: bool) {
+        self.freshness.trusted.store(trusted, Ordering::Release);
+    }
+
+    /// Whether invalidations are trusted ([`CachedKeyStore::trust_invalidations`]).
+    pub fn invalidations_trusted(&self) -> bool {
+        self.freshness.trusted.load(Ordering::Acquire)
+    }
+
+    /// Begins a reconciliation (after a listener reconnects): every cached answer becomes
+    /// stale at once, so that a load read before a change missed while disconnected is never
+    /// answered again; returns the found services held, with their new generations, to be
+    /// read again and held ([`CachedKeyStore::hold`]).
+    pub(crate) fn begin_reconciliation(&self) -> Vec<(Uuid, u64)> {
+        self.freshness.epoch.fetch_add(1, Ordering::AcqRel);
+        self.hot
+            .ids()
+            .into_iter()
+            .map(|id| (id, self.freshness.generation(id)))
+            .collect()
+    }
+
+    /// Holds `service` as read at `loaded_at`, for `id` as of `generation` (from
+    /// [`CachedKeyStore::begin_reconciliation`]): an invalidation since then makes it stale at
+    /// once.
+    pub(crate) async fn hold(
+        &self,
+        id: Uuid,
+        service: Option<Arc<Service>>,
+        generation: u64,
+        loaded_at: Instant,
+    ) {
+        let cached = Cached {
+            service,
+            generation,
+            loaded_at,
+        };
+        match cached.service {
+            Some(_) => self.hot.insert(id, cached.clone(), &self.freshness),
+            None => self.hot.remove(id),
+        }
+        self.cache.insert(id, cached).await;
+    }
+
+    /// The number of services held (found or unknown; moka's count, updated as it runs its
+    /// maintenance).
+    pub fn len(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Hits, misses and store calls so far.
@@ -275,30 +442,42 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
         if let Some(answer) = self.service_now(id) {
             return answer;
         }
-        if let Some(found) = self.cache.get(&id).await {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(found);
+        if let Some(cached) = self.cache.get(&id).await {
+            if self.freshness.fresh(id, &cached, Instant::now()) {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(cached.service);
+            }
+            // Stale: make the single-flight load below read the store again.
+            self.cache.invalidate(&id).await;
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        // Taken before the store is read: an invalidation during the read makes it stale.
+        let generation = self.freshness.generation(id);
         let load = async {
             self.counters.store_calls.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            let answer = self.inner.service(id).await;
-            if let Ok(Some(service)) = &answer {
-                self.hot.insert(id, service.clone(), started);
+            let loaded_at = Instant::now();
+            let service = self.inner.service(id).await?;
+            let cached = Cached {
+                service,
+                generation,
+                loaded_at,
+            };
+            if cached.service.is_some() {
+                self.hot.insert(id, cached.clone(), &self.freshness);
             }
-            answer
+            Ok(cached)
         };
         self.cache
             .try_get_with(id, load)
             .await
+            .map(|cached| cached.service)
             .map_err(|shared: Arc<KeyStoreError>| (*shared).clone())
     }
 
     /// A found service the cache holds, or what the inner store answers at once; anything
     /// else takes [`KeyStore::service`].
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
-        if let Some(found) = self.hot.get(id) {
+        if let Some(found) = self.hot.get(id, &self.freshness) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Some(Ok(Some(found)));
         }

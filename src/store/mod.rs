@@ -70,7 +70,7 @@ pub(crate) type ServiceMap<V> = HashMap<Uuid, V, foldhash::fast::RandomState>;
 #[cfg(feature = "cache")]
 pub use self::cache::{
     CacheStats, CachedKeyStore, CachedKeyStoreBuilder, DEFAULT_MAX_SERVICES, DEFAULT_NEGATIVE_TTL,
-    DEFAULT_TTL,
+    DEFAULT_SAFETY_TTL, DEFAULT_TTL,
 };
 pub use self::memory::{LoadError, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "postgres")]

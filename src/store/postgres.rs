@@ -289,8 +289,14 @@ impl Schema {
     /// with NULL key columns when it has none. `$1` is the service id. With `seven_days`, only
     /// the keys GOV.UK Notify lists: `$2` is the UTC time seven days ago (Notify's
     /// `func.date(expiry_date) > utcnow() - 7 days`); otherwise every key (GC and VA Notify).
-    /// With `revoked`, the revoked flag is the sixth column; otherwise `false`.
-    fn lookup_sql(&self, seven_days: bool, revoked: bool) -> Result<String, KeyStoreError> {
+    /// With `revoked`, the revoked flag is the sixth column; otherwise `false`. With `batch`,
+    /// `$1` is an array of ids, and the service's id is the seventh column.
+    fn lookup_sql(
+        &self,
+        seven_days: bool,
+        revoked: bool,
+        batch: bool,
+    ) -> Result<String, KeyStoreError> {
         let services = table(&self.services_table)?;
         let api_keys = table(&self.api_keys_table)?;
         let s_id = column(&self.service_id)?;
@@ -308,20 +314,26 @@ impl Schema {
             true => format!(" AND (k.{k_expiry} IS NULL OR CAST(k.{k_expiry} AS date) > $2)"),
             false => String::new(),
         };
+        let (id_column, which) = match batch {
+            true => (format!(", s.{s_id}"), format!("s.{s_id} = ANY($1)")),
+            false => (String::new(), format!("s.{s_id} = $1")),
+        };
         Ok(format!(
-            "SELECT s.{s_active}, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry}, {k_revoked} \
+            "SELECT s.{s_active}, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry}, {k_revoked}\
+             {id_column} \
              FROM {services} AS s \
              LEFT JOIN {api_keys} AS k \
              ON k.{k_service_id} = s.{s_id}{listed} \
-             WHERE s.{s_id} = $1"
+             WHERE {which}"
         ))
     }
 
-    /// Whether the API keys table has the revoked column: `$1` is the table's quoted name,
-    /// `$2` the column's.
+    /// Whether the API keys table has the revoked column, a boolean: `$1` is the table's
+    /// quoted name, `$2` the column's.
     fn has_column_sql() -> &'static str {
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
-         AND attname = $2 AND attnum > 0 AND NOT attisdropped)"
+         AND attname = $2 AND attnum > 0 AND NOT attisdropped \
+         AND atttypid = 'boolean'::regtype)"
     }
 
     /// The keys whose stored secret is one of `$1` (a text array): the stored secret, the
@@ -395,8 +407,9 @@ pub struct PostgresKeyStore {
 
 struct Inner {
     pool: Pool,
-    /// The lookup without and with the revoked column ([`Schema::lookup_sql`]).
-    sql: [String; 2],
+    /// The lookup of one service and of a batch, each without and with the revoked column
+    /// ([`Schema::lookup_sql`]).
+    sql: [[String; 2]; 2],
     /// Whether the API keys table has the revoked column (found at the first lookup).
     has_revoked: tokio::sync::OnceCell<bool>,
     secrets_sql: String,
@@ -643,10 +656,13 @@ impl PostgresKeyStoreBuilder {
             ));
         }
         let seven_days = !self.dialect.tries_every_key();
-        let sql = [
-            self.schema.lookup_sql(seven_days, false)?,
-            self.schema.lookup_sql(seven_days, true)?,
-        ];
+        let lookup = |batch| -> Result<[String; 2], KeyStoreError> {
+            Ok([
+                self.schema.lookup_sql(seven_days, false, batch)?,
+                self.schema.lookup_sql(seven_days, true, batch)?,
+            ])
+        };
+        let sql = [lookup(false)?, lookup(true)?];
         let secrets_sql = self.schema.secrets_sql()?;
         let directory_sql = self.schema.directory_sql()?;
         let statement_timeout = self.query_timeout.as_millis().clamp(1, i32::MAX as u128);
@@ -829,21 +845,28 @@ impl PostgresKeyStore {
     /// drops the service from `cache`. Without the triggers the ids are only a list of services
     /// known to exist, which skip the unknown-id lane.
     ///
-    /// Every 10 s it sends a notification to itself, and reconnects if it does not come back
-    /// within 5 s (a half-open connection, a pooler that does not pass notifications on): a
-    /// silent loss of notifications never leaves a new service unknown for longer than that.
+    /// Then it reconciles the cache: the services the cache held are read again, in one query
+    /// (per 10,000), and held as read, so that a change made while it was not listening (the
+    /// first connection, or a reconnection after a cut) is never served. Then it sends a
+    /// notification to itself, and again every 10 s, and reconnects if one does not come back
+    /// within 5 s (a half-open connection, a pooler that does not pass notifications on).
     ///
-    /// If it cannot connect or the connection drops, it logs a warning and reconnects with
-    /// backoff (100 ms doubling to 5 s), then reloads the ids. Meanwhile the directory is not
-    /// trusted (unknown ids go to the database, at most
-    /// [`PostgresKeyStoreBuilder::unknown_lookups`] at once), and cached services expire on
-    /// the cache's TTL as they were loaded: a notification missed while disconnected is never
-    /// served for longer than the TTL, and the reconnection sends no burst of lookups. A
+    /// Once the first heartbeat is back, and where the triggers are, the cache trusts the
+    /// listener ([`CachedKeyStore::trust_invalidations`]): found services are kept until a
+    /// notification names them (or the cache's safety TTL), instead of the short TTL. A
+    /// database under steady traffic then sees a heartbeat every 10 s and a reload per
+    /// service per safety TTL, not one per service per 2 s.
+    ///
+    /// If it cannot connect or the connection drops, or a heartbeat is late, or the task ends
+    /// for any reason (an abort, a panic, the runtime shutting down: a drop guard sees to it),
+    /// the cache stops trusting it and the directory stops answering "no such service", at
+    /// once: cached services expire on the short TTL, unknown ids go to the database (at most
+    /// [`PostgresKeyStoreBuilder::unknown_lookups`] at once). It logs a warning and reconnects
+    /// with backoff (100 ms doubling to 5 s), then reloads the ids and reconciles again. A
     /// notification whose payload is not a service id clears the whole cache.
     ///
-    /// The TTL stays the bound in one race: a lookup that read the database just before a
-    /// change and stores its answer just after the notification was handled keeps the old
-    /// answer until the TTL.
+    /// An invalidation always wins over a load in flight (the cache's generations), and a
+    /// reconciliation over every load that started before it.
     ///
     /// # Panics
     ///
@@ -852,12 +875,20 @@ impl PostgresKeyStore {
         &self,
         cache: CachedKeyStore<S>,
     ) -> InvalidationListener {
-        let (sender, status) = watch::channel(Status::default());
-        let task = tokio::spawn(listen(self.clone(), cache, sender));
+        let (sender, status) = watch::channel(ListenerStatus::default());
+        let withdraw: Arc<dyn Fn() + Send + Sync> = {
+            let (store, cache) = (self.clone(), cache.clone());
+            Arc::new(move || {
+                store.inner.directory.distrust();
+                cache.trust_invalidations(false);
+            })
+        };
+        let task = tokio::spawn(listen(self.clone(), cache, sender, withdraw.clone()));
         InvalidationListener {
             task: Some(task),
             status,
-            store: self.clone(),
+            withdraw,
+            aborted: AtomicBool::new(false),
         }
     }
 
@@ -930,31 +961,8 @@ impl PostgresKeyStore {
         })?;
         let run = async {
             match query {
-                Query::Service(id, since) => {
-                    let revoked = *inner
-                        .has_revoked
-                        .get_or_try_init(|| async {
-                            let api_keys = table(&inner.schema.api_keys_table).unwrap_or_default();
-                            let row = client
-                                .query_one(
-                                    Schema::has_column_sql(),
-                                    &[&api_keys, &inner.schema.key_revoked],
-                                )
-                                .await?;
-                            row.try_get::<_, bool>(0)
-                        })
-                        .await?;
-                    let sql = &inner.sql[usize::from(revoked)];
-                    // GC and VA Notify list every key: no `$2`.
-                    let every_key = inner.dialect.tries_every_key();
-                    let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = match every_key {
-                        true => &[&id],
-                        false => &[&id, &since],
-                    };
-                    let types = &[Type::UUID, Type::TIMESTAMP][..params.len()];
-                    let statement = client.prepare_typed_cached(sql, types).await?;
-                    client.query(&statement, params).await
-                }
+                Query::Service(id, since) => self.lookup_rows(&client, &id, false, since).await,
+                Query::Services(ids, since) => self.lookup_rows(&client, &ids, true, since).await,
                 Query::Secrets(signed) => {
                     let statement = client
                         .prepare_typed_cached(&inner.secrets_sql, &[Type::TEXT_ARRAY])
@@ -978,6 +986,42 @@ impl PostgresKeyStore {
         }
     }
 
+    /// The lookup of one service (`ids` a `Uuid`) or of a batch (`ids` a `&[Uuid]`), on
+    /// `client`: the revoked column is looked for at the first lookup.
+    async fn lookup_rows(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        ids: &(dyn tokio_postgres::types::ToSql + Sync),
+        batch: bool,
+        since: PrimitiveDateTime,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let inner = &*self.inner;
+        let revoked = *inner
+            .has_revoked
+            .get_or_try_init(|| async {
+                let api_keys = table(&inner.schema.api_keys_table).unwrap_or_default();
+                let row = client
+                    .query_one(
+                        Schema::has_column_sql(),
+                        &[&api_keys, &inner.schema.key_revoked],
+                    )
+                    .await?;
+                row.try_get::<_, bool>(0)
+            })
+            .await?;
+        let sql = &inner.sql[usize::from(batch)][usize::from(revoked)];
+        // GC and VA Notify list every key: no `$2`.
+        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] =
+            match inner.dialect.tries_every_key() {
+                true => &[ids],
+                false => &[ids, &since],
+            };
+        let first = if batch { Type::UUID_ARRAY } else { Type::UUID };
+        let types = &[first, Type::TIMESTAMP][..params.len()];
+        let statement = client.prepare_typed_cached(sql, types).await?;
+        client.query(&statement, params).await
+    }
+
     /// [`PostgresKeyStore::query`], once more on a new connection if the pooled one turned
     /// out closed.
     async fn query_retrying(&self, query: Query<'_>) -> Result<Vec<Row>, KeyStoreError> {
@@ -996,6 +1040,30 @@ impl PostgresKeyStore {
 
     fn error(&self, what: fmt::Arguments<'_>) -> KeyStoreError {
         KeyStoreError::new(format!("PostgreSQL at {}: {what}", self.inner.target))
+    }
+
+    /// Services and their keys, read again in one query per 10,000 ids (what a reconciliation
+    /// after a reconnection reads): the services that exist, and their records.
+    async fn services(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Service)>, KeyStoreError> {
+        let now = OffsetDateTime::now_utc();
+        let since = now - VISIBILITY;
+        let since = PrimitiveDateTime::new(since.date(), since.time());
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(10_000) {
+            let rows = self.query_retrying(Query::Services(chunk, since)).await?;
+            let mut by_id: std::collections::HashMap<Uuid, Vec<&Row>> = Default::default();
+            for row in &rows {
+                let id: Uuid = row
+                    .try_get(6)
+                    .map_err(|e| self.error(format_args!("a batch lookup: {}", chain(&e))))?;
+                by_id.entry(id).or_default().push(row);
+            }
+            for (id, rows) in by_id {
+                let rows: Vec<Row> = rows.into_iter().cloned().collect();
+                found.push((id, self.service_from_rows(id, &rows)?));
+            }
+        }
+        Ok(found)
     }
 
     /// The service and its keys from the lookup's rows. A key row that cannot be read (its
@@ -1100,6 +1168,8 @@ impl PostgresKeyStore {
 enum Query<'a> {
     /// A service and its keys: the id, and the time seven days ago.
     Service(Uuid, PrimitiveDateTime),
+    /// Services and their keys: the ids, and the time seven days ago.
+    Services(&'a [Uuid], PrimitiveDateTime),
     /// The keys holding one of these stored secrets.
     Secrets(&'a [String]),
 }
@@ -1224,10 +1294,20 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The listener's state, watched by [`InvalidationListener`].
-#[derive(Clone, Copy, Debug, Default)]
-struct Status {
-    listening: bool,
-    connections: u64,
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerStatus {
+    /// Connected, listening, and the service ids read.
+    pub listening: bool,
+    /// Listening, caught up with what changed while it was away, with the triggers in place
+    /// and its heartbeat back: the cache keeps services until they change
+    /// ([`CachedKeyStore::trust_invalidations`]).
+    pub trusted: bool,
+    /// How many times it has connected and started listening.
+    pub connections: u64,
+    /// How many reconciliations it has made (one after every connection).
+    pub reconciliations: u64,
+    /// How many change notifications it has handled (heartbeats not counted).
+    pub notifications: u64,
 }
 
 /// The background task that keeps a [`CachedKeyStore`] and a [`PostgresKeyStore`]'s
@@ -1238,54 +1318,80 @@ struct Status {
 #[must_use = "dropping the listener stops it: keep it, or call detach() to run it for the life of the runtime"]
 pub struct InvalidationListener {
     task: Option<JoinHandle<()>>,
-    status: watch::Receiver<Status>,
-    store: PostgresKeyStore,
+    status: watch::Receiver<ListenerStatus>,
+    /// Withdraws what the task vouched for: the directory's completeness, the cache's trust.
+    withdraw: Arc<dyn Fn() + Send + Sync>,
+    aborted: AtomicBool,
 }
 
 impl fmt::Debug for InvalidationListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let status = *self.status.borrow();
         f.debug_struct("InvalidationListener")
-            .field("listening", &status.listening)
-            .field("connections", &status.connections)
+            .field("status", &self.status())
             .finish()
     }
 }
 
 impl InvalidationListener {
+    /// The listener's state now (all false after [`InvalidationListener::abort`]).
+    pub fn status(&self) -> ListenerStatus {
+        let status = *self.status.borrow();
+        match self.aborted.load(Ordering::Acquire) {
+            true => ListenerStatus {
+                listening: false,
+                trusted: false,
+                ..status
+            },
+            false => status,
+        }
+    }
+
     /// Whether the listener is connected, listening, and has read the service ids (trusted
     /// to answer "no such service" only where the triggers are: see
-    /// [`PostgresStats::directory_complete`]).
+    /// [`PostgresStats::directory_complete`]). False once aborted.
     pub fn is_listening(&self) -> bool {
-        self.status.borrow().listening
+        self.status().listening
     }
 
     /// How many times the listener has connected and started listening: 1 after the first
     /// `LISTEN`, 2 after one reconnection, and so on.
     pub fn connections(&self) -> u64 {
-        self.status.borrow().connections
+        self.status().connections
     }
 
     /// Waits until the listener is listening, for at most `timeout`. False if it is not by
     /// then, or if it has stopped ([`InvalidationListener::abort`]).
     pub async fn wait_until_listening(&self, timeout: Duration) -> bool {
-        self.wait_for_connections(1, timeout).await
+        self.wait_for(timeout, |s| s.listening).await
     }
 
     /// Waits until the listener is listening on its `n`th connection or a later one (for
     /// tests and health checks after a database restart), for at most `timeout`.
     pub async fn wait_for_connections(&self, n: u64, timeout: Duration) -> bool {
-        let mut status = self.status.clone();
-        let ready = status.wait_for(|s| s.listening && s.connections >= n);
-        matches!(tokio::time::timeout(timeout, ready).await, Ok(Ok(_)))
+        self.wait_for(timeout, |s| s.listening && s.connections >= n)
+            .await
     }
 
-    /// Stops the task. The cache keeps working on its TTL alone, and the store no longer
-    /// trusts its directory.
+    /// Waits until the cache trusts the listener's invalidations (listening, reconciled,
+    /// heartbeat back), for at most `timeout`.
+    pub async fn wait_until_trusted(&self, timeout: Duration) -> bool {
+        self.wait_for(timeout, |s| s.trusted).await
+    }
+
+    async fn wait_for(&self, timeout: Duration, ready: impl Fn(&ListenerStatus) -> bool) -> bool {
+        let mut status = self.status.clone();
+        let ready = status.wait_for(|s| ready(s));
+        matches!(tokio::time::timeout(timeout, ready).await, Ok(Ok(_)))
+            && !self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Stops the task. The cache keeps working on its short TTL alone, and the store no longer
+    /// trusts its directory, from now on.
     pub fn abort(&self) {
         if let Some(task) = &self.task {
+            self.aborted.store(true, Ordering::Release);
             task.abort();
-            self.store.inner.directory.distrust();
+            (self.withdraw)();
         }
     }
 
@@ -1303,23 +1409,51 @@ impl Drop for InvalidationListener {
     }
 }
 
+/// Whatever ends the listener's task (an error, `abort`, a panic, the runtime shutting down):
+/// the directory stops answering "no such service" and the cache stops trusting
+/// invalidations, at once.
+struct Withdraw<'a> {
+    status: &'a watch::Sender<ListenerStatus>,
+    withdraw: &'a (dyn Fn() + Send + Sync),
+}
+
+impl Withdraw<'_> {
+    fn now(&self) {
+        (self.withdraw)();
+        self.status.send_modify(|s| {
+            s.listening = false;
+            s.trusted = false;
+        });
+    }
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.now();
+    }
+}
+
 async fn listen<S: KeyStore + ?Sized>(
     store: PostgresKeyStore,
     cache: CachedKeyStore<S>,
-    status: watch::Sender<Status>,
+    status: watch::Sender<ListenerStatus>,
+    withdraw: Arc<dyn Fn() + Send + Sync>,
 ) {
+    let guard = Withdraw {
+        status: &status,
+        withdraw: &*withdraw,
+    };
     let target = &store.inner.target;
-    let directory = &store.inner.directory;
     let mut backoff = MIN_BACKOFF;
     loop {
         let e = listen_once(&store, &cache, &status, &mut backoff).await;
         let was_listening = status.borrow().listening;
-        status.send_modify(|s| s.listening = false);
-        directory.distrust();
+        guard.now();
         if was_listening {
             tracing::warn!(
                 "notify-auth invalidation listener lost its connection to {target} ({e}); \
-                 reconnecting in {backoff:?} (cached services expire on the cache's TTL)"
+                 reconnecting in {backoff:?} (meanwhile cached services expire on the cache's \
+                 short TTL)"
             );
         } else {
             tracing::warn!(
@@ -1341,22 +1475,49 @@ type DirectoryFuture<'a> =
 type HeartbeatFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
 
+/// The services the cache held, read again.
+type ReconcileFuture<'a> = Pin<Box<dyn Future<Output = Result<(), KeyStoreError>> + Send + 'a>>;
+
 /// How often the listener checks that its notifications still arrive: it sends one to itself
 /// and expects it back within [`HEARTBEAT_TIMEOUT`], else it reconnects (a half-open
 /// connection, or a pooler that does not pass notifications on). So the directory answers "no
-/// such service" from memory at most this long after notifications silently stopped.
+/// such service" from memory, and the cache keeps services past its short TTL, at most this
+/// long after notifications silently stopped.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The payload of the listener's own heartbeats: other listeners ignore them.
 const HEARTBEAT: &str = "notify-auth-heartbeat";
 
-/// Connects, listens, loads the directory and handles notifications until the connection
-/// fails or a heartbeat does not come back; returns why.
+/// Reads again, in one query per 10,000, the services `cache` held when the listener
+/// (re)connected: a change made while no notification could arrive is caught here. Every held
+/// service's generation moves on first, so a load read before the change can no longer be
+/// answered; the services are then held as read.
+async fn reconcile<S: KeyStore + ?Sized>(
+    store: &PostgresKeyStore,
+    cache: &CachedKeyStore<S>,
+) -> Result<(), KeyStoreError> {
+    let held = cache.begin_reconciliation();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let read_at = std::time::Instant::now();
+    let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
+    let mut found: std::collections::HashMap<Uuid, Service> =
+        store.services(&ids).await?.into_iter().collect();
+    for (id, generation) in held {
+        let service = found.remove(&id).map(Arc::new);
+        cache.hold(id, service, generation, read_at).await;
+    }
+    Ok(())
+}
+
+/// Connects, listens, loads the directory, reconciles the cache, and handles notifications
+/// until the connection fails or a heartbeat does not come back; returns why.
 async fn listen_once<S: KeyStore + ?Sized>(
     store: &PostgresKeyStore,
     cache: &CachedKeyStore<S>,
-    status: &watch::Sender<Status>,
+    status: &watch::Sender<ListenerStatus>,
     backoff: &mut Duration,
 ) -> String {
     let inner = &*store.inner;
@@ -1385,11 +1546,14 @@ async fn listen_once<S: KeyStore + ?Sized>(
         client.batch_execute(&command).await?;
         load_directory().await
     }));
+    // Then the cache is reconciled (on the pool: the services it held, read again), and only
+    // then do heartbeats start: the cache trusts the listener once one has come back.
+    let mut reconciling: Option<ReconcileFuture<'_>> = None;
+    let mut heartbeat: Option<tokio::time::Interval> = None;
+    let mut triggers = false;
     let mut sending: Option<HeartbeatFuture<'_>> = None;
     // Ids notified while the directory loads: the load's snapshot may predate them.
     let mut noted = HashSet::new();
-    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut beats, mut awaited): (u64, Option<(String, tokio::time::Instant)>) = (0, None);
     loop {
         let overdue = async {
@@ -1398,13 +1562,20 @@ async fn listen_once<S: KeyStore + ?Sized>(
                 None => std::future::pending().await,
             }
         };
+        let beat = async {
+            match heartbeat.as_mut() {
+                Some(heartbeat) => heartbeat.tick().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             loaded = pending_or(&mut loading), if loading.is_some() => {
                 loading = None;
-                let (rows, triggers) = match loaded {
+                let (rows, has_triggers) = match loaded {
                     Ok(loaded) => loaded,
                     Err(e) => return chain(&e),
                 };
+                triggers = has_triggers;
                 let mut ids: HashSet<Uuid> =
                     rows.iter().filter_map(|row| row.try_get(0).ok()).collect();
                 ids.extend(noted.drain());
@@ -1430,9 +1601,20 @@ async fn listen_once<S: KeyStore + ?Sized>(
                         inner.target,
                         if triggers { "" } else { " (no triggers)" }
                     );
+                    reconciling = Some(Box::pin(reconcile(store, cache)));
                 }
             }
-            _ = heartbeat.tick(), if awaited.is_none() && sending.is_none() => {
+            reconciled = pending_or(&mut reconciling), if reconciling.is_some() => {
+                reconciling = None;
+                if let Err(e) = reconciled {
+                    return format!("the reconciliation failed: {e}");
+                }
+                status.send_modify(|s| s.reconciliations += 1);
+                let mut interval = tokio::time::interval(HEARTBEAT_EVERY);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                heartbeat = Some(interval);
+            }
+            _ = beat, if awaited.is_none() && sending.is_none() => {
                 beats += 1;
                 let payload = format!("{HEARTBEAT} {} {beats}", std::process::id());
                 let deadline = tokio::time::Instant::now() + HEARTBEAT_TIMEOUT;
@@ -1462,9 +1644,15 @@ async fn listen_once<S: KeyStore + ?Sized>(
                     if n.payload().starts_with(HEARTBEAT) {
                         if awaited.as_ref().is_some_and(|(payload, _)| payload == n.payload()) {
                             awaited = None;
+                            // Proven: every change is notified, and none was missed.
+                            if triggers && !status.borrow().trusted {
+                                cache.trust_invalidations(true);
+                                status.send_modify(|s| s.trusted = true);
+                            }
                         }
                         continue;
                     }
+                    status.send_modify(|s| s.notifications += 1);
                     match invalidate(cache, n.payload()).await {
                         Changed::Service(id) => {
                             inner.directory.insert(id);
