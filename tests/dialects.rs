@@ -645,3 +645,29 @@ fn the_compatibility_page_has_every_message_of_every_dialect() {
         }
     }
 }
+
+/// Past the 8 KiB header limit only a raw key is read, its ends only; blanks are read up to
+/// 256 at each end. Everything else there is refused before any other work.
+#[tokio::test]
+async fn a_mib_long_raw_key_is_answered_from_its_ends() {
+    const MIB: usize = 1024 * 1024;
+    let gc = |header: String| async move { public_in(Dialect::Gc, &header).await };
+    let long = format!("ApiKey-v1 gcntfy-{}-{S}-{K1_SECRET}", "n".repeat(MIB));
+    gc(long.clone()).await.assert_ok(S, K1, "normal");
+    gc(format!("{}{long}  ", " ".repeat(200)))
+        .await
+        .assert_ok(S, K1, "normal");
+    gc(format!("{}{long}", " ".repeat(300)))
+        .await
+        .assert_v2(403, GC_GENERAL);
+    gc(format!(
+        "ApiKey-v1 {}gcntfy-k-{S}-{K1_SECRET}",
+        " ".repeat(MIB)
+    ))
+    .await
+    .assert_v2(403, GC_GENERAL);
+    gc(format!("Bearer {}", "a".repeat(MIB)))
+        .await
+        .assert_v2(403, GC_GENERAL);
+    public_in(Dialect::Uk, &long).await.assert_v2(403, GENERAL);
+}

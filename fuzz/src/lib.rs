@@ -159,12 +159,10 @@ pub fn header_values(data: &[u8]) -> Vec<&[u8]> {
 /// Steps 1 and 2 of contract §2, written from the spec alone: each value trimmed of spaces
 /// and tabs, several values joined with `,`, then empty → 401 M1; the first 7 bytes not
 /// `bearer ` in any ASCII case → 401 M2; otherwise the (untrimmed) rest is the token, refused
-/// with 403 GENERAL when longer than the crate's documented limit. Before all of that,
-/// several values longer than the crate's documented limit in all (as received) are 403
-/// GENERAL.
+/// with 403 GENERAL when longer than the crate's documented limit. Before all of that, a
+/// header longer than the crate's documented limit in all (as received) is 403 GENERAL.
 pub fn reference_bearer(values: &[&[u8]]) -> Result<Vec<u8>, (u16, &'static str)> {
-    let received = values.iter().map(|v| v.len()).sum::<usize>();
-    if values.len() > 1 && received > notify_auth::core::MAX_HEADER_LEN {
+    if values.iter().map(|v| v.len()).sum::<usize>() > notify_auth::core::MAX_HEADER_LEN {
         return Err((403, GENERAL));
     }
     let trim = |v: &[u8]| -> Vec<u8> {

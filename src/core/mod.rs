@@ -119,10 +119,10 @@ impl std::fmt::Debug for Authorization<'_> {
 }
 
 impl<'a> Authorization<'a> {
-    /// Builds it from the raw values of every `Authorization` header, in order. Several values
-    /// of more than [`MAX_HEADER_LEN`] bytes in all are not even joined: the answer is 403
-    /// GENERAL. One value is read in place, whatever its length: only a token (what follows
-    /// the scheme) has a limit, [`MAX_TOKEN_LEN`].
+    /// Builds it from the raw values of every `Authorization` header, in order. More than
+    /// [`MAX_HEADER_LEN`] bytes in all are neither trimmed nor copied: the answer is 403
+    /// GENERAL (Notify's server refuses header lines over 8190 bytes), but for a GC Notify
+    /// raw key (`ApiKey-v1`), whose answer only its ends decide, whatever its length.
     pub fn from_values<I>(values: I) -> Self
     where
         I: IntoIterator<Item = &'a [u8]>,
@@ -135,6 +135,13 @@ impl<'a> Authorization<'a> {
             };
         };
         let value = match values.next() {
+            // Kept whole, untrimmed: only GC Notify's raw keys look at it (`presented`).
+            None if first.len() > MAX_HEADER_LEN => {
+                return Authorization {
+                    value: Some(Cow::Borrowed(first)),
+                    too_long: true,
+                };
+            }
             None => Cow::Borrowed(first),
             Some(second) => {
                 let mut joined = Vec::with_capacity(first.len() + second.len() + 1);
@@ -150,7 +157,7 @@ impl<'a> Authorization<'a> {
                     if i > 0 {
                         joined.push(b',');
                     }
-                    joined.extend_from_slice(trim(v));
+                    joined.extend_from_slice(strip(v, is_blank));
                 }
                 Cow::Owned(joined)
             }
@@ -158,7 +165,7 @@ impl<'a> Authorization<'a> {
         Authorization {
             too_long: false,
             value: Some(match value {
-                Cow::Borrowed(v) => Cow::Borrowed(trim(v)),
+                Cow::Borrowed(v) => Cow::Borrowed(strip(v, is_blank)),
                 owned => owned,
             }),
         }
@@ -167,11 +174,11 @@ impl<'a> Authorization<'a> {
     /// Steps 1 and 2: the token after `Bearer ` (scheme in any case, exactly one space). A
     /// token longer than [`MAX_TOKEN_LEN`] is refused with 403 GENERAL.
     pub fn bearer_token(&self) -> Result<&[u8], AuthError> {
+        if self.too_long {
+            return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+        }
         let value = match &self.value {
             Some(v) if !v.is_empty() => v,
-            None if self.too_long => {
-                return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
-            }
             _ => return Err(ErrorKind::MissingToken.into()),
         };
         match value.split_at_checked(7) {
@@ -212,11 +219,12 @@ impl Authorization<'_> {
         if dialect != Dialect::Gc {
             return self.bearer_token().map(|token| (Scheme::Bearer, token));
         }
-        let value = match &self.value {
-            Some(v) if !v.is_empty() => v,
-            None if self.too_long => {
-                return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
-            }
+        let too_long = || AuthError::from(ErrorKind::InvalidToken(InvalidReason::TooLong));
+        let value = match (&self.value, self.too_long) {
+            (None, true) => return Err(too_long()),
+            // One value over the limit, untrimmed: read within bounded runs of blanks.
+            (Some(v), true) => bounded(v, is_blank).ok_or_else(too_long)?,
+            (Some(v), false) if !v.is_empty() => v,
             _ => return Err(ErrorKind::MissingToken.into()),
         };
         let starts = |name: &[u8]| {
@@ -225,40 +233,56 @@ impl Authorization<'_> {
                 .is_some_and(|v| v.eq_ignore_ascii_case(name))
         };
         let Some((name, scheme)) = GC_SCHEMES.into_iter().find(|(name, _)| starts(name)) else {
-            return Err(ErrorKind::NotBearer.into());
+            return Err(match self.too_long {
+                true => too_long(),
+                false => ErrorKind::NotBearer.into(),
+            });
         };
-        let token = py_strip(value.get(name.len() + 1..).unwrap_or_default());
-        if scheme != Scheme::ApiKey && token.len() > MAX_TOKEN_LEN {
-            return Err(ErrorKind::InvalidToken(InvalidReason::TooLong).into());
+        let rest = value.get(name.len() + 1..).unwrap_or_default();
+        let token = match self.too_long {
+            true => bounded(rest, is_py_space).ok_or_else(too_long)?,
+            false => strip(rest, is_py_space),
+        };
+        if scheme != Scheme::ApiKey && (self.too_long || token.len() > MAX_TOKEN_LEN) {
+            return Err(too_long());
         }
         Ok((scheme, token))
     }
 }
 
-/// Python's `str.strip()` on text decoded as Latin-1, as GC Notify strips its token: the
-/// ASCII white space and separators, NEL (0x85) and the no-break space (0xA0).
-fn py_strip(value: &[u8]) -> &[u8] {
-    let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | 0x1c..=0x20 | 0x85 | 0xa0);
-    let start = value
+/// The longest run of blanks read at either end of a value over [`MAX_HEADER_LEN`].
+const BLANKS_READ: usize = 256;
+
+/// `value` stripped of `blank` bytes at both ends, for a value over the limit: reading at most
+/// [`BLANKS_READ`] bytes at each end, `None` if either end has more blanks than that (a value
+/// no client sends).
+fn bounded(value: &[u8], blank: fn(&u8) -> bool) -> Option<&[u8]> {
+    let start = value.iter().take(BLANKS_READ).position(|b| !blank(b))?;
+    let from_end = value
         .iter()
-        .position(|b| !is_space(b))
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_space(b))
-        .map_or(start, |i| i + 1);
-    &value[start..end]
+        .rev()
+        .take(BLANKS_READ)
+        .position(|b| !blank(b))?;
+    value.get(start..value.len() - from_end)
 }
 
-fn trim(value: &[u8]) -> &[u8] {
-    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value
-        .iter()
-        .position(|b| !is_blank(b))
-        .unwrap_or(value.len());
+/// Python's whitespace in text decoded as Latin-1: the ASCII white space and separators, NEL
+/// (0x85) and the no-break space (0xA0).
+fn is_py_space(b: &u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=0x20 | 0x85 | 0xa0)
+}
+
+/// What Notify's server (gunicorn) trims from a header value: spaces and tabs.
+fn is_blank(b: &u8) -> bool {
+    *b == b' ' || *b == b'\t'
+}
+
+/// `value` stripped of `blank` bytes at both ends.
+fn strip(value: &[u8], blank: fn(&u8) -> bool) -> &[u8] {
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
     let end = value
         .iter()
-        .rposition(|b| !is_blank(b))
+        .rposition(|b| !blank(b))
         .map_or(start, |i| i + 1);
     &value[start..end]
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -10,8 +11,8 @@ use hmac::{Hmac, Mac};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use notify_auth::{
-    ApiKey, InternalAuthLayer, InternalCaller, InternalClient, KeyType, MemoryStore,
-    NotifyAuthLayer, Principal, Rejection, Secret, Service,
+    ApiKey, InternalAuthLayer, InternalCaller, InternalClient, KeyBySecret, KeyStore,
+    KeyStoreError, KeyType, MemoryStore, NotifyAuthLayer, Principal, Rejection, Secret, Service,
 };
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -228,11 +229,51 @@ pub fn request(path: &str, authorization: &[&[u8]]) -> Request<Full<Bytes>> {
     builder.body(Full::new(Bytes::new())).unwrap()
 }
 
+/// The fixture store behind a wrapper that answers only through its futures, as a database
+/// does: the layer's async path (a boxed future, the store's own) instead of its at-once one.
+pub struct AsyncOnly(pub MemoryStore);
+
+#[notify_auth::async_trait]
+impl KeyStore for AsyncOnly {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        tokio::task::yield_now().await;
+        self.0.service(id).await
+    }
+
+    async fn key_by_secret(&self, secret: &str) -> Result<KeyBySecret, KeyStoreError> {
+        tokio::task::yield_now().await;
+        self.0.key_by_secret(secret).await
+    }
+}
+
 /// Sends `authorization` through the public layer (fixture store, clock at `now`) to a
-/// handler that answers with the principal as JSON.
+/// handler that answers with the principal as JSON: once over the in-memory store (decided in
+/// the layer's `call`) and once over the same store answering only through its futures (the
+/// layer's async path), and checks that both answers are the same, byte for byte.
 pub async fn public_at(now: i64, authorization: &[&[u8]]) -> Answer {
+    let at_once = public_over(store(), now, authorization).await;
+    let awaited = public_over(AsyncOnly(store()), now, authorization).await;
+    assert_eq!(
+        (
+            awaited.status,
+            &awaited.content_type,
+            &awaited.body,
+            awaited.rejection.as_ref().map(|r| r.status())
+        ),
+        (
+            at_once.status,
+            &at_once.content_type,
+            &at_once.body,
+            at_once.rejection.as_ref().map(|r| r.status())
+        ),
+        "the async path answers as the at-once one"
+    );
+    at_once
+}
+
+async fn public_over(store: impl KeyStore, now: i64, authorization: &[&[u8]]) -> Answer {
     let service = ServiceBuilder::new()
-        .layer(NotifyAuthLayer::new(store()).clock(move || now))
+        .layer(NotifyAuthLayer::new(store).clock(move || now))
         .service(service_fn(|req: Request<Full<Bytes>>| async move {
             let principal = req
                 .extensions()
