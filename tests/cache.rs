@@ -235,3 +235,99 @@ async fn hits_are_answered_at_once_until_invalidated_or_expired() {
     assert!(cache.service(Uuid::from_u128(7)).await.unwrap().is_none());
     assert!(cache.service_now(Uuid::from_u128(7)).is_none());
 }
+
+/// A store whose lookups read when they start, then wait until the test lets them go: a
+/// database read whose answer is slow to come back.
+struct Gated {
+    inner: std::sync::Mutex<MemoryStore>,
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    calls: AtomicUsize,
+}
+
+#[notify_auth::async_trait]
+impl KeyStore for Gated {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        let read = self.inner.lock().unwrap().get(id).cloned();
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.started.notify_one();
+        self.release.notified().await;
+        Ok(read)
+    }
+}
+
+/// An invalidation that arrives while a load is in flight wins: the load's answer (read
+/// before the change) is given to the lookups that waited for it, but never again from the
+/// cache; the next lookup reads the store.
+#[tokio::test]
+async fn an_invalidation_wins_over_a_load_in_flight() {
+    let gated = Gated {
+        inner: std::sync::Mutex::new(store()),
+        started: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+        calls: AtomicUsize::new(0),
+    };
+    let cache = Arc::new(CachedKeyStore::new(gated));
+    let loading = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.service(S).await }
+    });
+    cache.inner().started.notified().await;
+    // The service changes (its keys are gone), and the change is announced mid-load.
+    *cache.inner().inner.lock().unwrap() = MemoryStore::builder()
+        .service(Service::new(S, true))
+        .build()
+        .unwrap();
+    cache.invalidate(S).await;
+    cache.inner().release.notify_one();
+    let stale = loading.await.unwrap().unwrap().unwrap();
+    assert_eq!(stale.api_keys().len(), 4, "read before the change");
+    assert!(cache.service_now(S).is_none(), "never answered from the cache");
+    let next = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.service(S).await }
+    });
+    cache.inner().started.notified().await;
+    cache.inner().release.notify_one();
+    let fresh = next.await.unwrap().unwrap().unwrap();
+    assert!(fresh.api_keys().is_empty(), "read again after the change");
+    assert_eq!(cache.inner().calls.load(Ordering::SeqCst), 2);
+    assert!(cache.service_now(S).is_some(), "and that one is held");
+}
+
+/// While invalidations are trusted, found services outlive the short TTL (until the safety
+/// TTL); the moment trust is withdrawn, the short TTL applies again, to services loaded
+/// before as well.
+#[tokio::test]
+async fn trusted_invalidations_keep_services_until_they_change() {
+    let cache = CachedKeyStore::builder(Counting::new(Duration::ZERO))
+        .ttl(Duration::from_millis(100))
+        .safety_ttl(Duration::from_millis(800))
+        .build();
+    assert!(!cache.invalidations_trusted());
+    cache.trust_invalidations(true);
+    cache.service(S).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(cache.service_now(S).is_some(), "past the short TTL, still held");
+    cache.service(S).await.unwrap().unwrap();
+    assert_eq!(calls(&cache), 1);
+    // An invalidation drops it at once.
+    cache.invalidate(S).await;
+    assert!(cache.service_now(S).is_none());
+    cache.service(S).await.unwrap().unwrap();
+    assert_eq!(calls(&cache), 2);
+    // The safety TTL (between 600 and 800 ms here) bounds trust.
+    tokio::time::sleep(Duration::from_millis(850)).await;
+    assert!(cache.service_now(S).is_none(), "past the safety TTL");
+    cache.service(S).await.unwrap().unwrap();
+    assert_eq!(calls(&cache), 3);
+    // Trust withdrawn: the short TTL again, for what was loaded while trusted.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(cache.service_now(S).is_some());
+    cache.trust_invalidations(false);
+    assert!(cache.service_now(S).is_none(), "older than the short TTL");
+    // Unknown services keep the negative TTL whatever the trust.
+    cache.trust_invalidations(true);
+    assert!(cache.service(Uuid::from_u128(9)).await.unwrap().is_none());
+    assert_eq!(calls(&cache), 4);
+}
