@@ -1758,3 +1758,161 @@ async fn the_revoked_column_is_read_when_the_table_has_it() {
     let record = store(&db.url).service(plain).await.unwrap().unwrap();
     assert!(!record.api_keys()[0].is_revoked());
 }
+
+/// The transactions the database has committed or rolled back, as PostgreSQL counts them
+/// (its statistics, flushed first).
+async fn transactions(sql: &deadpool_postgres::Object) -> i64 {
+    sql.batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .unwrap();
+    sql.query_one(
+        "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database \
+         WHERE datname = current_database()",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// Under steady traffic over many services, a cache whose listener is proven reloads
+/// nothing: one load per service, then hits, far past the short TTL; the database, by its own
+/// counters, sees about the heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_traffic_is_served_from_the_cache_until_a_change() {
+    let Some(db) = setup("steady_traffic_is_served_from_the_cache_until_a_change").await else {
+        return;
+    };
+    let mut services = Vec::new();
+    for _ in 0..200 {
+        let service = db.service(true).await;
+        let (_, secret) = db.key(service, "normal", None).await;
+        services.push((service, secret));
+    }
+    let store = store(&db.url);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(300))
+        .build();
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+    for (service, secret) in &services {
+        assert!(authenticate(&cache, *service, secret).await.is_ok());
+    }
+    let before = transactions(&db.sql).await;
+    let started = Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        for (service, secret) in &services {
+            assert!(authenticate(&cache, *service, secret).await.is_ok());
+            requests += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // Our own two statistics queries count too.
+    let spent = transactions(&db.sql).await - before - 2;
+    eprintln!(
+        "{requests} requests over {} services in {elapsed:.1} s: {spent} transactions",
+        services.len()
+    );
+    assert_eq!(cache.stats().store_calls, 200, "one load per service");
+    assert!(
+        (spent as f64) / elapsed <= 5.0,
+        "{spent} transactions in {elapsed:.1} s"
+    );
+    // A change still reaches it at once.
+    let (service, secret) = &services[0];
+    let key = store.service(*service).await.unwrap().unwrap().api_keys()[0].id();
+    db.revoke(key).await;
+    let refused = within(Duration::from_secs(2), || async {
+        authenticate(&cache, *service, secret).await == Err(REVOKED.to_owned())
+    })
+    .await;
+    assert!(refused.is_some(), "the revocation reached the cache");
+}
+
+/// A key revoked right after every connection of the server was cut (a failover, a pooler
+/// restart) is refused within half a second: the listener reconnects and reconciles what
+/// the cache held before trusting it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_made_during_a_cut_is_refused_within_half_a_second() {
+    let Some(db) = setup("a_revocation_made_during_a_cut_is_refused_within_half_a_second").await
+    else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let store = store(&db.url);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_secs(30))
+        .build();
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+    let ok = Ok(principal(service, key, KeyType::Normal));
+    assert_eq!(authenticate(&cache, service, &secret).await, ok);
+    // Every other connection to the database, the listener's and the pool's, cut; then the
+    // key revoked at once, while nobody listens.
+    let admin = connect(&db.url).await;
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "UPDATE api_keys SET expiry_date = now() at time zone 'utc' WHERE id = $1",
+            &[&key],
+        )
+        .await
+        .unwrap();
+    let revoked_at = Instant::now();
+    let refused = within(Duration::from_secs(5), || async {
+        authenticate(&cache, service, &secret).await == Err(REVOKED.to_owned())
+    })
+    .await;
+    let took = refused.map(|_| revoked_at.elapsed());
+    eprintln!("refused {took:?} after the revocation");
+    assert!(
+        took.is_some_and(|t| t <= Duration::from_millis(500)),
+        "refused after {took:?}"
+    );
+    assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+    assert!(listener.status().reconciliations >= 2);
+}
+
+/// Whatever ends the listener, the directory stops answering "no such service" and the cache
+/// stops trusting it at once: `abort`, and a runtime shutting down under it (a drop guard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_withdraws_its_word_the_moment_it_ends() {
+    let Some(db) = setup("the_listener_withdraws_its_word_the_moment_it_ends").await else {
+        return;
+    };
+    let store = store(&db.url);
+    let cache = CachedKeyStore::new(store.clone());
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+    assert!(store.stats().directory_complete && cache.invalidations_trusted());
+    assert!(listener.is_listening());
+    listener.abort();
+    assert!(!listener.is_listening(), "false as soon as abort returns");
+    assert!(!listener.status().trusted);
+    assert!(!store.stats().directory_complete && !cache.invalidations_trusted());
+
+    // A runtime that shuts down with the listener on it.
+    let cache = CachedKeyStore::new(store.clone());
+    let (inside, other) = (cache.clone(), store.clone());
+    blocking(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let listener = other.spawn_invalidation_listener(inside.clone());
+            assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+            listener.detach();
+        });
+        assert!(inside.invalidations_trusted());
+        drop(runtime);
+    })
+    .await;
+    assert!(!cache.invalidations_trusted(), "withdrawn by the drop guard");
+    assert!(!store.stats().directory_complete);
+}
