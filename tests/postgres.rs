@@ -1916,3 +1916,76 @@ async fn the_listener_withdraws_its_word_the_moment_it_ends() {
     assert!(!cache.invalidations_trusted(), "withdrawn by the drop guard");
     assert!(!store.stats().directory_complete);
 }
+
+/// The database stopped for 8 s, then started again, under a cache with its listener: every
+/// request is answered within the layer's store timeout meanwhile (a 500 or a 503, never a
+/// hang), and valid tokens pass again within a second of the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_server_stopped_for_8_s_answers_stay_quick_and_recover() {
+    let test = "with_server_stopped_for_8_s_answers_stay_quick_and_recover";
+    let Some(db) = setup(test).await else {
+        return;
+    };
+    let Some(server) = Server::from_env(test).map(Arc::new) else {
+        return;
+    };
+    let service = db.service(true).await;
+    let (_, secret) = db.key(service, "normal", None).await;
+    drop(db.sql);
+    let store = store(&db.url);
+    let cache = CachedKeyStore::builder(store.clone())
+        .ttl(Duration::from_millis(500))
+        .build();
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+    let timeout = Duration::from_secs(1);
+    let handler = service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    });
+    let layered = NotifyAuthLayer::new(cache.clone())
+        .store_timeout(timeout)
+        .layer(handler);
+    let ask = || {
+        let request = Request::builder()
+            .uri("/v2/notifications")
+            .header(http::header::AUTHORIZATION, bearer(service, &secret))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let layered = layered.clone();
+        async move {
+            let started = Instant::now();
+            let status = layered.oneshot(request).await.unwrap().status();
+            (status, started.elapsed())
+        }
+    };
+    assert_eq!(ask().await.0, StatusCode::OK);
+    {
+        let _restart = RestartOnDrop(&server);
+        let stopping = server.clone();
+        blocking(move || stopping.stop()).await;
+        let stopped = Instant::now();
+        let mut slowest = Duration::ZERO;
+        while stopped.elapsed() < Duration::from_secs(8) {
+            let (status, took) = ask().await;
+            assert!(
+                [StatusCode::OK, StatusCode::INTERNAL_SERVER_ERROR, StatusCode::SERVICE_UNAVAILABLE]
+                    .contains(&status),
+                "{status}"
+            );
+            slowest = slowest.max(took);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!("the slowest answer while the database was down: {slowest:?}");
+        assert!(slowest <= timeout + Duration::from_millis(250), "{slowest:?}");
+        let starting = server.clone();
+        let out = blocking(move || starting.restart()).await;
+        assert!(out.status.success(), "pg_ctl restart: {out:?}");
+    }
+    let restarted = Instant::now();
+    let passing = within(Duration::from_secs(5), || async { ask().await.0 == StatusCode::OK })
+        .await
+        .map(|_| restarted.elapsed());
+    eprintln!("valid tokens pass again {passing:?} after the restart");
+    assert!(passing.is_some_and(|t| t <= Duration::from_secs(1)), "{passing:?}");
+    assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+}
