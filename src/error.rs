@@ -123,7 +123,68 @@ pub enum ErrorKind {
     InternalScheme,
 }
 
+impl InvalidReason {
+    /// A stable snake_case code, for logs and metrics labels (never the `Debug` form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvalidReason::Segments => "segments",
+            InvalidReason::Base64 => "base64",
+            InvalidReason::HeaderJson => "header_json",
+            InvalidReason::ClaimsJson => "claims_json",
+            InvalidReason::KeyId => "key_id",
+            InvalidReason::CriticalHeader => "critical_header",
+            InvalidReason::TooLong => "too_long",
+            InvalidReason::TooLongForKeys => "too_long_for_keys",
+            InvalidReason::UnusableTime => "unusable_time",
+            InvalidReason::Expired => "expired",
+            InvalidReason::Audience => "audience",
+            InvalidReason::SubjectOrId => "subject_or_id",
+            InvalidReason::NoIatToLog => "no_iat_to_log",
+            InvalidReason::IssuerUnqueryable => "issuer_unqueryable",
+            InvalidReason::NoExpiryDate => "no_expiry_date",
+            InvalidReason::Algorithm => "algorithm",
+            InvalidReason::Signature => "signature",
+        }
+    }
+}
+
 impl ErrorKind {
+    /// A stable snake_case code for the answer (`InvalidToken`'s is `invalid_token`, whatever
+    /// the reason: see [`InvalidReason::as_str`]), for logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::MissingToken => "missing_token",
+            ErrorKind::NotBearer => "not_bearer",
+            ErrorKind::InvalidToken(_) => "invalid_token",
+            ErrorKind::MissingIssuer => "missing_issuer",
+            ErrorKind::IssuerNotUuid => "issuer_not_uuid",
+            ErrorKind::NotAllowed => "not_allowed",
+            ErrorKind::ServiceNotFound => "service_not_found",
+            ErrorKind::NoApiKeys => "no_api_keys",
+            ErrorKind::ServiceArchived => "service_archived",
+            ErrorKind::Algorithm => "algorithm",
+            ErrorKind::Clock => "clock",
+            ErrorKind::Revoked => "revoked",
+            ErrorKind::KeyNotFound => "key_not_found",
+            ErrorKind::RequestMismatch => "request_mismatch",
+            ErrorKind::PayloadMismatch => "payload_mismatch",
+            ErrorKind::KeyExpired => "key_expired",
+            ErrorKind::IncompleteApiKey => "incomplete_api_key",
+            ErrorKind::UnknownApiKey => "unknown_api_key",
+            ErrorKind::ApiKeysUnsupported => "api_keys_unsupported",
+            ErrorKind::InternalClock => "internal_clock",
+            ErrorKind::InternalScheme => "internal_scheme",
+        }
+    }
+
+    /// The reason, for [`ErrorKind::InvalidToken`].
+    pub fn reason(self) -> Option<InvalidReason> {
+        match self {
+            ErrorKind::InvalidToken(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
     /// One kind for each answer a dialect words on its own, in the order of
     /// [`ErrorKind::answer`]: what the layer makes its response bodies from, once each.
     pub(crate) const ANSWERS: [ErrorKind; 23] = [
@@ -487,6 +548,21 @@ mod tests {
                     "{dialect} {reason:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn codes_are_distinct_snake_case() {
+        let mut codes: Vec<&str> = ErrorKind::ANSWERS.iter().map(|k| k.as_str()).collect();
+        // `InvalidToken` appears three times in ANSWERS, one code.
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ErrorKind::ANSWERS.len() - 2);
+        for code in codes {
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
         }
     }
 

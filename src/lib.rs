@@ -52,9 +52,11 @@ pub mod core;
 pub mod dialect;
 pub mod error;
 pub mod layer;
+pub mod metrics;
 pub mod model;
 pub mod store;
 pub mod token;
+pub mod usage;
 
 /// The attribute that implements [`KeyStore`] (an async trait), re-exported so that an
 /// implementation needs only this crate: write `#[notify_auth::async_trait]` on the `impl`.

@@ -282,7 +282,10 @@ async fn an_invalidation_wins_over_a_load_in_flight() {
     cache.inner().release.notify_one();
     let stale = loading.await.unwrap().unwrap().unwrap();
     assert_eq!(stale.api_keys().len(), 4, "read before the change");
-    assert!(cache.service_now(S).is_none(), "never answered from the cache");
+    assert!(
+        cache.service_now(S).is_none(),
+        "never answered from the cache"
+    );
     let next = tokio::spawn({
         let cache = cache.clone();
         async move { cache.service(S).await }
@@ -308,7 +311,10 @@ async fn trusted_invalidations_keep_services_until_they_change() {
     cache.trust_invalidations(true);
     cache.service(S).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(cache.service_now(S).is_some(), "past the short TTL, still held");
+    assert!(
+        cache.service_now(S).is_some(),
+        "past the short TTL, still held"
+    );
     cache.service(S).await.unwrap().unwrap();
     assert_eq!(calls(&cache), 1);
     // An invalidation drops it at once.

@@ -1913,7 +1913,10 @@ async fn the_listener_withdraws_its_word_the_moment_it_ends() {
         drop(runtime);
     })
     .await;
-    assert!(!cache.invalidations_trusted(), "withdrawn by the drop guard");
+    assert!(
+        !cache.invalidations_trusted(),
+        "withdrawn by the drop guard"
+    );
     assert!(!store.stats().directory_complete);
 }
 
@@ -1968,24 +1971,118 @@ async fn with_server_stopped_for_8_s_answers_stay_quick_and_recover() {
         while stopped.elapsed() < Duration::from_secs(8) {
             let (status, took) = ask().await;
             assert!(
-                [StatusCode::OK, StatusCode::INTERNAL_SERVER_ERROR, StatusCode::SERVICE_UNAVAILABLE]
-                    .contains(&status),
+                [
+                    StatusCode::OK,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    StatusCode::SERVICE_UNAVAILABLE
+                ]
+                .contains(&status),
                 "{status}"
             );
             slowest = slowest.max(took);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         eprintln!("the slowest answer while the database was down: {slowest:?}");
-        assert!(slowest <= timeout + Duration::from_millis(250), "{slowest:?}");
+        assert!(
+            slowest <= timeout + Duration::from_millis(250),
+            "{slowest:?}"
+        );
         let starting = server.clone();
         let out = blocking(move || starting.restart()).await;
         assert!(out.status.success(), "pg_ctl restart: {out:?}");
     }
     let restarted = Instant::now();
-    let passing = within(Duration::from_secs(5), || async { ask().await.0 == StatusCode::OK })
-        .await
-        .map(|_| restarted.elapsed());
+    let passing = within(Duration::from_secs(5), || async {
+        ask().await.0 == StatusCode::OK
+    })
+    .await
+    .map(|_| restarted.elapsed());
     eprintln!("valid tokens pass again {passing:?} after the restart");
-    assert!(passing.is_some_and(|t| t <= Duration::from_secs(1)), "{passing:?}");
+    assert!(
+        passing.is_some_and(|t| t <= Duration::from_secs(1)),
+        "{passing:?}"
+    );
     assert!(listener.wait_until_trusted(Duration::from_secs(10)).await);
+}
+
+/// Key uses written to `last_used_timestamp` (GC Notify's column) in batches, one statement a
+/// batch, through the layer; a table without the column is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_uses_are_written_in_batches_where_the_column_is() {
+    use notify_auth::usage::KeyUsage;
+
+    let Some(db) = setup("key_uses_are_written_in_batches_where_the_column_is").await else {
+        return;
+    };
+    db.sql
+        .batch_execute(
+            "ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS last_used_timestamp timestamp",
+        )
+        .await
+        .unwrap();
+    let service = db.service(true).await;
+    let (key, secret) = db.key(service, "normal", None).await;
+    let (other, other_secret) = db.key(service, "test", None).await;
+    let store = store(&db.url);
+    let (usage, task) = KeyUsage::builder(store.key_usage_sink())
+        .interval(Duration::from_millis(200))
+        .build();
+    let writing = tokio::spawn(task);
+    let layer = NotifyAuthLayer::new(store.clone()).record_key_usage(usage.clone());
+    let handler = service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let service_layer = layer.layer(handler);
+    for (_, secret) in [(key, &secret), (other, &other_secret), (key, &secret)] {
+        let request = Request::builder()
+            .uri("/v2/notifications")
+            .header(http::header::AUTHORIZATION, bearer(service, secret))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = service_layer.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let last_used = |id: Uuid| {
+        let sql = &db.sql;
+        async move {
+            sql.query_one(
+                "SELECT last_used_timestamp FROM api_keys WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get::<_, Option<PrimitiveDateTime>>(0)
+        }
+    };
+    let written = within(Duration::from_secs(5), || async {
+        last_used(key).await.is_some() && last_used(other).await.is_some()
+    })
+    .await;
+    assert!(written.is_some(), "both keys written");
+    let now = utc(OffsetDateTime::now_utc());
+    let at = last_used(key).await.unwrap();
+    assert!((now - at).whole_seconds().abs() <= 5, "{at} against {now}");
+    let stats = usage.stats();
+    assert_eq!((stats.recorded, stats.dropped, stats.failed), (3, 0, 0));
+    assert_eq!(stats.batches, 1, "three uses, two keys, one batch");
+    drop((usage, service_layer, layer));
+    tokio::time::timeout(Duration::from_secs(5), writing)
+        .await
+        .expect("the task ends with its handles")
+        .unwrap();
+    db.sql
+        .batch_execute("ALTER TABLE api_keys DROP COLUMN last_used_timestamp")
+        .await
+        .unwrap();
+
+    // Without the column: nothing written, no error.
+    let (usage, task) = KeyUsage::builder(store.key_usage_sink())
+        .interval(Duration::from_millis(50))
+        .build();
+    let writing = tokio::spawn(task);
+    usage.record(key, unix_now());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!((usage.stats().batches, usage.stats().failed), (1, 0));
+    drop(usage);
+    writing.await.unwrap();
 }

@@ -33,6 +33,10 @@
 //! them), and `--gc-raw-keys exact|any` (default `exact`, GC Notify's own behaviour) how a raw
 //! key is found when `SECRET_KEY` lists several signing keys (`RawKeyLookup`).
 //!
+//! With the `metrics` feature (`cargo run --example server --features metrics`), `GET /metrics`
+//! answers the crate's metrics in Prometheus's text format (`notify_auth::metrics` lists
+//! them), through `metrics-exporter-prometheus`.
+//!
 //! `--no-auth` serves the same routes without authentication (handlers answer a fixed body of
 //! the same shape): the baseline of the load test, never for real use.
 //!
@@ -202,9 +206,17 @@ fn app(
         let status = status.clone();
         async move { Json(status()) }
     });
+    let router = Router::new().route("/_status", status);
+    #[cfg(feature = "metrics")]
+    let router = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => router.route("/metrics", get(move || std::future::ready(handle.render()))),
+        Err(e) => {
+            tracing::error!("cannot install the metrics recorder: {e}");
+            router
+        }
+    };
     if no_auth {
-        return Router::new()
-            .route("/_status", status)
+        return router
             .route("/v2/", any(anonymous))
             .route("/v2/{*path}", any(anonymous))
             .route("/service", any(anonymous))
@@ -224,10 +236,7 @@ fn app(
         .route("/service", any(internal_whoami))
         .route("/service/{*path}", any(internal_whoami))
         .route_layer(InternalAuthLayer::new(admin).dialect(dialect));
-    Router::new()
-        .route("/_status", status)
-        .merge(public)
-        .merge(internal)
+    router.merge(public).merge(internal)
 }
 
 /// The principal, or `null` for a request the layer let through unauthenticated (GC Notify's

@@ -40,6 +40,7 @@ use http::{HeaderMap, Request, Response, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 pub use self::rejection::{
@@ -51,7 +52,7 @@ use crate::core::{
     ApiKeyString, Authorization, Authorized, Credential, InternalToken, PublicToken, RequestBinding,
 };
 use crate::dialect::Dialect;
-use crate::error::{AuthError, ErrorKind, InternalRole};
+use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
 use crate::model::{InternalClient, Principal, Service as ServiceRecord};
 use crate::store::{KeyBySecret, KeyStore, KeyStoreError};
 
@@ -64,8 +65,18 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     /// The body the inner service receives.
     type Body: Send + 'static;
 
-    /// Logs a success (from the request's head: its body may not be the inner service's yet).
-    fn log_success<Head>(&self, granted: &Self::Granted, request: &Request<Head>);
+    /// Logs a success (from the request's head: its body may not be the inner service's yet),
+    /// and records the key's use at `now` if asked to.
+    fn log_success<Head>(&self, granted: &Self::Granted, request: &Request<Head>, now: i64);
+
+    /// The route's name and what a success is counted as, for the metrics: `public` and the
+    /// key type, or `internal`.
+    #[doc(hidden)]
+    fn counted(granted: &Self::Granted) -> (&'static str, &'static str);
+
+    /// The route's name, for the metrics.
+    #[doc(hidden)]
+    const ROUTE: &'static str;
 
     /// Decides `request` at once when nothing needs waiting for (the store has the service in
     /// memory, no body must be read, the key loop is short): the layer's `call` then needs no
@@ -185,6 +196,7 @@ pub struct Public {
     store: Arc<dyn KeyStore>,
     store_timeout: Option<Duration>,
     dialect: Dialect,
+    usage: Option<crate::usage::KeyUsage>,
 }
 
 impl fmt::Debug for Public {
@@ -224,7 +236,10 @@ async fn lookup(
             }
         }
     }
-    Guarded::new(store.service(id), timeout).await
+    let span = tracing::info_span!("notify_auth.store", lookup = "service", service_id = %id);
+    Guarded::new(store.service(id), timeout, "service")
+        .instrument(span)
+        .await
 }
 
 /// The key with this secret ([`KeyStore::key_by_secret`]), guarded as [`lookup`] is.
@@ -236,7 +251,10 @@ async fn lookup_secret(
     if let Some(answer) = answer_now(|| store.key_by_secret_now(secret)) {
         return answer;
     }
-    Guarded::new(store.key_by_secret(secret), timeout).await
+    let span = tracing::info_span!("notify_auth.store", lookup = "secret");
+    Guarded::new(store.key_by_secret(secret), timeout, "secret")
+        .instrument(span)
+        .await
 }
 
 /// Decides a public request from its headers with `store`, at unix second `now` (taken when
@@ -453,6 +471,14 @@ impl Future for YieldNow {
 }
 
 impl Public {
+    /// Logs a success, and records the key's use if asked to.
+    fn succeeded<B>(&self, p: &Principal, request: &Request<B>, now: i64) {
+        log_public_success(p, request, self.dialect);
+        if let Some(usage) = &self.usage {
+            usage.record(p.api_key_id, now);
+        }
+    }
+
     /// GC Notify lets CORS preflight requests (`OPTIONS`) through its public routes without
     /// authentication.
     fn passes_unauthenticated<B>(&self, request: &Request<B>) -> bool {
@@ -461,6 +487,8 @@ impl Public {
 }
 
 impl<B: Send + 'static> Scheme<B> for Public {
+    const ROUTE: &'static str = "public";
+
     type Granted = Principal;
     type Body = B;
 
@@ -482,8 +510,13 @@ impl<B: Send + 'static> Scheme<B> for Public {
         Ok((request, principal))
     }
 
-    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>) {
-        log_public_success(p, request, self.dialect);
+    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>, now: i64) {
+        self.succeeded(p, request, now);
+    }
+
+    fn counted(p: &Principal) -> (&'static str, &'static str) {
+        record_on_span(p);
+        ("public", p.key_type.as_str())
     }
 
     fn authorize_now(&self, request: &Request<B>, now: i64) -> private::Now<Principal> {
@@ -525,6 +558,7 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    const ROUTE: &'static str = "public";
     type Granted = Principal;
     type Body = Either<Full<Bytes>, B>;
 
@@ -565,8 +599,13 @@ where
         ))
     }
 
-    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>) {
-        log_public_success(p, request, self.public.dialect);
+    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>, now: i64) {
+        self.public.succeeded(p, request, now);
+    }
+
+    fn counted(p: &Principal) -> (&'static str, &'static str) {
+        record_on_span(p);
+        ("public", p.key_type.as_str())
     }
 
     /// At once only for a request without a body to read (the body's end is known).
@@ -599,6 +638,21 @@ fn original_path<B>(request: &Request<B>) -> &str {
         return original.0.path();
     }
     request.uri().path()
+}
+
+/// Records the principal on the request's span (the current one: a tracing layer outside
+/// this one, such as tower-http's `TraceLayer`, enters its span around `call` and the
+/// response future), where the span declares the fields `service_id`, `api_key_id` and
+/// `key_type` (as `tracing::field::Empty`): the handler's own events and exported traces
+/// then carry them.
+fn record_on_span(p: &Principal) {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return;
+    }
+    span.record("service_id", tracing::field::display(p.service_id));
+    span.record("api_key_id", tracing::field::display(p.api_key_id));
+    span.record("key_type", p.key_type.as_str());
 }
 
 /// Notify's success line: `API authorised for service <id> with api key <id>, using issuer
@@ -676,19 +730,46 @@ type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KeyStoreError>> 
 /// A key store call that cannot take the request down with it: a panic in the store
 /// becomes a [`Rejection::KeyStore`], and a store that does not answer within the timeout a
 /// [`Rejection::KeyStoreTimeout`]. The timer is started only if the first poll is pending.
+/// With the `metrics` feature, the wait is measured (`notify_auth_store_seconds`).
 struct Guarded<'a, T> {
     future: StoreFuture<'a, T>,
     timeout: Option<Duration>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// `service` or `secret`, for the metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    lookup: &'static str,
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
 }
 
 impl<'a, T> Guarded<'a, T> {
-    fn new(future: StoreFuture<'a, T>, timeout: Option<Duration>) -> Self {
+    fn new(future: StoreFuture<'a, T>, timeout: Option<Duration>, lookup: &'static str) -> Self {
         Guarded {
             future,
             timeout,
             deadline: None,
+            lookup,
+            #[cfg(feature = "metrics")]
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// The answer, measured.
+    fn answer(&self, answer: Result<T, Rejection>) -> Poll<Result<T, Rejection>> {
+        #[cfg(feature = "metrics")]
+        {
+            let outcome = match &answer {
+                Ok(_) => "ok",
+                Err(Rejection::KeyStoreTimeout(_)) => "timeout",
+                Err(_) => "error",
+            };
+            crate::metrics::observe(
+                crate::metrics::STORE_SECONDS,
+                &[("lookup", self.lookup), ("outcome", outcome)],
+                self.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(answer)
     }
 }
 
@@ -700,10 +781,10 @@ impl<T> Future for Guarded<'_, T> {
         let polled = panic::catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)));
         match polled {
             Ok(Poll::Ready(result)) => {
-                return Poll::Ready(result.map_err(|e| Rejection::KeyStore(Arc::new(e))));
+                return this.answer(result.map_err(|e| Rejection::KeyStore(Arc::new(e))));
             }
             Ok(Poll::Pending) => {}
-            Err(payload) => return Poll::Ready(Err(panicked(payload))),
+            Err(payload) => return this.answer(Err(panicked(payload))),
         }
         let Some(timeout) = this.timeout else {
             return Poll::Pending;
@@ -712,7 +793,7 @@ impl<T> Future for Guarded<'_, T> {
             .deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         ready!(deadline.as_mut().poll(cx));
-        Poll::Ready(Err(Rejection::KeyStoreTimeout(timeout)))
+        this.answer(Err(Rejection::KeyStoreTimeout(timeout)))
     }
 }
 
@@ -760,6 +841,8 @@ impl InternalCaller {
 }
 
 impl<B: Send + 'static> Scheme<B> for Internal {
+    const ROUTE: &'static str = "internal";
+
     type Granted = InternalCaller;
     type Body = B;
 
@@ -783,7 +866,11 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         request
     }
 
-    fn log_success<Head>(&self, caller: &InternalCaller, request: &Request<Head>) {
+    fn counted(_: &InternalCaller) -> (&'static str, &'static str) {
+        ("internal", "internal")
+    }
+
+    fn log_success<Head>(&self, caller: &InternalCaller, request: &Request<Head>, _: i64) {
         tracing::info!(
             target: AUTHORISED_TARGET,
             client_id = caller.client_id(),
@@ -836,6 +923,7 @@ impl AuthLayer<Public, V2Errors> {
                 store,
                 store_timeout: Some(DEFAULT_STORE_TIMEOUT),
                 dialect: Dialect::Uk,
+                usage: None,
             },
             clock: Arc::new(SystemClock),
             rejection: V2Errors,
@@ -858,6 +946,13 @@ impl<A: private::PublicScheme, R> AuthLayer<A, R> {
     /// must then bound its own work).
     pub fn without_store_timeout(mut self) -> Self {
         self.scheme.public_mut().store_timeout = None;
+        self
+    }
+
+    /// Records each successful key use in `usage` (a lock and a map insert on the request's
+    /// path; its task writes them, batched: see [`crate::usage`]).
+    pub fn record_key_usage(mut self, usage: crate::usage::KeyUsage) -> Self {
+        self.scheme.public_mut().usage = Some(usage);
         self
     }
 }
@@ -1037,7 +1132,7 @@ where
         let asked = match self.layer.scheme.authorize_now(&request, now) {
             // Decided at once: no future to box, and the ready inner service is called here.
             private::Now::Decided(Ok(granted)) => {
-                grant(&self.layer.scheme, &mut request, granted);
+                grant(&self.layer.scheme, &mut request, granted, now);
                 return ResponseFuture {
                     state: State::Inner {
                         future: self.inner.call(A::pass_on(request)),
@@ -1053,11 +1148,20 @@ where
                             rejection,
                             now,
                             request.headers().get(header::USER_AGENT),
+                            A::ROUTE,
                         )),
                     },
                 };
             }
             private::Now::Unauthenticated => {
+                crate::metrics::count(
+                    crate::metrics::REQUESTS,
+                    &[
+                        ("route", "public"),
+                        ("outcome", "unauthenticated"),
+                        ("kind", "options"),
+                    ],
+                );
                 return ResponseFuture {
                     state: State::Inner {
                         future: self.inner.call(A::pass_on(request)),
@@ -1073,7 +1177,7 @@ where
         let authorize: Authorizing<A::Body, R::Body> = Box::pin(async move {
             match scheme.authorize_after(request, now, asked).await {
                 Ok((mut request, granted)) => {
-                    grant(&scheme, &mut request, granted);
+                    grant(&scheme, &mut request, granted, now);
                     Ok(request)
                 }
                 Err(rejection) => Err(rejected(
@@ -1081,6 +1185,7 @@ where
                     rejection,
                     now,
                     user_agent.as_ref(),
+                    A::ROUTE,
                 )),
             }
         });
@@ -1097,9 +1202,19 @@ where
     }
 }
 
-/// Grants a request: logs it, and puts what was granted in its extensions.
-fn grant<A: Scheme<B>, B, B2>(scheme: &A, request: &mut Request<B2>, granted: A::Granted) {
-    scheme.log_success(&granted, request);
+/// Grants a request: logs and counts it, and puts what was granted in its extensions.
+fn grant<A: Scheme<B>, B, B2>(
+    scheme: &A,
+    request: &mut Request<B2>,
+    granted: A::Granted,
+    now: i64,
+) {
+    scheme.log_success(&granted, request, now);
+    let (route, kind) = A::counted(&granted);
+    crate::metrics::count(
+        crate::metrics::REQUESTS,
+        &[("route", route), ("outcome", "authorised"), ("kind", kind)],
+    );
     request.extensions_mut().insert(granted);
 }
 
@@ -1109,8 +1224,21 @@ fn rejected<R: RejectionResponse>(
     rejection: Rejection,
     now: i64,
     user_agent: Option<&http::HeaderValue>,
+    route: &'static str,
 ) -> Response<R::Body> {
     log_rejection(&rejection, now, user_agent);
+    let outcome = match rejection {
+        Rejection::KeyStore(_) | Rejection::KeyStoreTimeout(_) => "failed",
+        _ => "rejected",
+    };
+    crate::metrics::count(
+        crate::metrics::REQUESTS,
+        &[
+            ("route", route),
+            ("outcome", outcome),
+            ("kind", rejection.code()),
+        ],
+    );
     let mut response = rejection_response.response(&rejection);
     response.extensions_mut().insert(rejection);
     response
@@ -1132,7 +1260,7 @@ fn log_rejection(rejection: &Rejection, now: i64, user_agent: Option<&http::Head
             tracing::info!(
                 target: REJECTED_TARGET,
                 status = e.status(),
-                kind = ?e.kind(),
+                kind = e.kind().as_str(),
                 service_id,
                 api_key_id = e.api_key_id().map(tracing::field::display),
                 token_iat = iat,
@@ -1147,7 +1275,8 @@ fn log_rejection(rejection: &Rejection, now: i64, user_agent: Option<&http::Head
         Rejection::Auth(e) => tracing::info!(
             target: REJECTED_TARGET,
             status = e.status(),
-            kind = ?e.kind(),
+            kind = e.kind().as_str(),
+            reason = e.kind().reason().map(InvalidReason::as_str),
             service_id = e.service_id().map(tracing::field::display),
             api_key_id = e.api_key_id().map(tracing::field::display),
             token_iat = e.token_iat(),

@@ -50,6 +50,19 @@ impl Rejection {
         }
     }
 
+    /// A stable snake_case code for the rejection, for logs and metrics labels: the
+    /// [`ErrorKind::as_str`] of an authentication error, else `key_store_error`,
+    /// `key_store_timeout`, `payload_too_large` or `unreadable_body`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Auth(e) => e.kind().as_str(),
+            Rejection::KeyStore(_) => "key_store_error",
+            Rejection::KeyStoreTimeout(_) => "key_store_timeout",
+            Rejection::PayloadTooLarge(_) => "payload_too_large",
+            Rejection::UnreadableBody => "unreadable_body",
+        }
+    }
+
     /// The authentication error, if this is one.
     pub fn auth_error(&self) -> Option<&AuthError> {
         match self {

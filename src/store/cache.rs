@@ -105,6 +105,29 @@ struct Counters {
     store_calls: AtomicU64,
 }
 
+/// Each counted here and, with the `metrics` feature, in the metrics.
+impl Counters {
+    fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::count(crate::metrics::CACHE_LOOKUPS, &[("result", "hit")]);
+    }
+
+    fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::count(crate::metrics::CACHE_LOOKUPS, &[("result", "miss")]);
+    }
+
+    fn known_absent(&self) {
+        self.known_absent.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::count(crate::metrics::CACHE_LOOKUPS, &[("result", "known_absent")]);
+    }
+
+    fn store_call(&self) {
+        self.store_calls.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::count(crate::metrics::CACHE_STORE_CALLS, &[]);
+    }
+}
+
 /// What the cache has done since it was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
@@ -444,17 +467,17 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
         }
         if let Some(cached) = self.cache.get(&id).await {
             if self.freshness.fresh(id, &cached, Instant::now()) {
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                self.counters.hit();
                 return Ok(cached.service);
             }
             // Stale: make the single-flight load below read the store again.
             self.cache.invalidate(&id).await;
         }
-        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        self.counters.miss();
         // Taken before the store is read: an invalidation during the read makes it stale.
         let generation = self.freshness.generation(id);
         let load = async {
-            self.counters.store_calls.fetch_add(1, Ordering::Relaxed);
+            self.counters.store_call();
             let loaded_at = Instant::now();
             let service = self.inner.service(id).await?;
             let cached = Cached {
@@ -478,15 +501,14 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
     /// else takes [`KeyStore::service`].
     fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
         if let Some(found) = self.hot.get(id, &self.freshness) {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            self.counters.hit();
             return Some(Ok(Some(found)));
         }
         let answer = self.inner.service_now(id)?;
-        let counter = match answer {
-            Ok(None) => &self.counters.known_absent,
-            _ => &self.counters.hits,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        match answer {
+            Ok(None) => self.counters.known_absent(),
+            _ => self.counters.hit(),
+        }
         Some(answer)
     }
 

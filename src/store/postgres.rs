@@ -129,6 +129,7 @@ pub struct Schema {
     key_type: String,
     key_expiry_date: String,
     key_revoked: String,
+    key_last_used: String,
 }
 
 impl Default for Schema {
@@ -144,6 +145,7 @@ impl Default for Schema {
             key_type: "key_type".into(),
             key_expiry_date: "expiry_date".into(),
             key_revoked: "revoked".into(),
+            key_last_used: "last_used_timestamp".into(),
         }
     }
 }
@@ -212,6 +214,14 @@ impl Schema {
     /// flag.
     pub fn key_revoked_column(mut self, name: impl Into<String>) -> Self {
         self.key_revoked = name.into();
+        self
+    }
+
+    /// The API keys table's time of last use, a `timestamp without time zone` in UTC (GC
+    /// Notify's; default `last_used_timestamp`): what
+    /// [`PostgresKeyStore::key_usage_sink`] writes, where the table has it.
+    pub fn key_last_used_column(mut self, name: impl Into<String>) -> Self {
+        self.key_last_used = name.into();
         self
     }
 
@@ -328,12 +338,25 @@ impl Schema {
         ))
     }
 
-    /// Whether the API keys table has the revoked column, a boolean: `$1` is the table's
-    /// quoted name, `$2` the column's.
+    /// Whether a table has a column of a type: `$1` is the table's quoted name, `$2` the
+    /// column's, `$3` the type's (`boolean`, `timestamp`).
     fn has_column_sql() -> &'static str {
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
          AND attname = $2 AND attnum > 0 AND NOT attisdropped \
-         AND atttypid = 'boolean'::regtype)"
+         AND atttypid = to_regtype($3))"
+    }
+
+    /// Writes a batch of key uses: `$1` the key ids, `$2` the times (UTC), never moving a
+    /// later time back.
+    fn last_used_sql(&self) -> Result<String, KeyStoreError> {
+        let api_keys = table(&self.api_keys_table)?;
+        let k_id = column(&self.key_id)?;
+        let last_used = column(&self.key_last_used)?;
+        Ok(format!(
+            "UPDATE {api_keys} AS k SET {last_used} = u.at \
+             FROM unnest($1::uuid[], $2::timestamp[]) AS u(id, at) \
+             WHERE k.{k_id} = u.id AND (k.{last_used} IS NULL OR k.{last_used} < u.at)"
+        ))
     }
 
     /// The keys whose stored secret is one of `$1` (a text array): the stored secret, the
@@ -449,10 +472,10 @@ impl Directory {
     }
 
     fn insert(&self, id: Uuid) {
-        self.ids
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id);
+        let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
+        if ids.insert(id) {
+            crate::metrics::gauge(crate::metrics::DIRECTORY_SERVICES, ids.len() as f64);
+        }
     }
 
     fn knows_absent(&self, id: Uuid) -> bool {
@@ -462,13 +485,19 @@ impl Directory {
     /// Replaces the ids with every service id; `complete` says whether the set may answer
     /// "no such service" (only while notifications keep it current).
     fn load(&self, ids: HashSet<Uuid>, complete: bool) {
+        crate::metrics::gauge(crate::metrics::DIRECTORY_SERVICES, ids.len() as f64);
         *self.ids.write().unwrap_or_else(|e| e.into_inner()) = ids;
         self.complete.store(complete, Ordering::Release);
+        crate::metrics::gauge(
+            crate::metrics::DIRECTORY_COMPLETE,
+            f64::from(u8::from(complete)),
+        );
     }
 
     /// Stops answering "no such service" from memory.
     fn distrust(&self) {
         self.complete.store(false, Ordering::Release);
+        crate::metrics::gauge(crate::metrics::DIRECTORY_COMPLETE, 0.0);
     }
 
     fn len(&self) -> usize {
@@ -908,6 +937,29 @@ impl PostgresKeyStore {
         self.apply("the migration", &[MIGRATION, TRIGGERS]).await
     }
 
+    /// A [`UsageSink`](crate::usage::UsageSink) that writes key uses to the API keys table's
+    /// time of last use ([`Schema::key_last_used_column`], GC Notify's `last_used_timestamp`):
+    /// one `UPDATE` per batch, on the store's pool, never moving a later time back. Where the
+    /// table has no such column (looked for at the first write), it writes nothing, and says
+    /// so once, at warn.
+    ///
+    /// ```no_run
+    /// # async fn run(store: notify_auth::store::PostgresKeyStore) {
+    /// use notify_auth::usage::KeyUsage;
+    ///
+    /// let (usage, task) = KeyUsage::builder(store.key_usage_sink()).build();
+    /// tokio::spawn(task);
+    /// let layer = notify_auth::NotifyAuthLayer::new(store).record_key_usage(usage);
+    /// # let _ = layer;
+    /// # }
+    /// ```
+    pub fn key_usage_sink(&self) -> PostgresUsageSink {
+        PostgresUsageSink {
+            store: self.clone(),
+            has_column: tokio::sync::OnceCell::new(),
+        }
+    }
+
     /// Installs the invalidation triggers on the store's tables ([`Schema::triggers_sql`]:
     /// [`TRIGGERS`] for the default names), creating only what is missing, in one
     /// transaction under an advisory lock. The one step that writes to a database whose tables
@@ -1003,7 +1055,7 @@ impl PostgresKeyStore {
                 let row = client
                     .query_one(
                         Schema::has_column_sql(),
-                        &[&api_keys, &inner.schema.key_revoked],
+                        &[&api_keys, &inner.schema.key_revoked, &"boolean"],
                     )
                     .await?;
                 row.try_get::<_, bool>(0)
@@ -1289,6 +1341,77 @@ impl KeyStore for PostgresKeyStore {
     }
 }
 
+/// Writes key uses to a [`PostgresKeyStore`]'s table: see
+/// [`PostgresKeyStore::key_usage_sink`].
+pub struct PostgresUsageSink {
+    store: PostgresKeyStore,
+    /// Whether the table has the column (looked for at the first write).
+    has_column: tokio::sync::OnceCell<bool>,
+}
+
+impl fmt::Debug for PostgresUsageSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresUsageSink")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::usage::UsageSink for PostgresUsageSink {
+    async fn write(&self, uses: &[(Uuid, i64)]) -> Result<(), KeyStoreError> {
+        let store = &self.store;
+        let schema = &store.inner.schema;
+        let client = store.connection().await?;
+        let fail =
+            |e: tokio_postgres::Error| store.error(format_args!("writing key uses: {}", chain(&e)));
+        let has_column = *self
+            .has_column
+            .get_or_try_init(|| async {
+                let api_keys = table(&schema.api_keys_table)?;
+                let row = client
+                    .query_one(
+                        Schema::has_column_sql(),
+                        &[&api_keys, &schema.key_last_used, &"timestamp"],
+                    )
+                    .await
+                    .map_err(fail)?;
+                let has = row.try_get::<_, bool>(0).map_err(fail)?;
+                if !has {
+                    tracing::warn!(
+                        "notify-auth: {} has no {} column (a timestamp): key uses are not written",
+                        schema.api_keys_table,
+                        schema.key_last_used
+                    );
+                }
+                Ok::<_, KeyStoreError>(has)
+            })
+            .await?;
+        if !has_column {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = uses.iter().map(|(id, _)| *id).collect();
+        let times: Vec<PrimitiveDateTime> = uses
+            .iter()
+            .map(|&(_, at)| {
+                let at =
+                    OffsetDateTime::from_unix_timestamp(at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                PrimitiveDateTime::new(at.date(), at.time())
+            })
+            .collect();
+        let sql = schema.last_used_sql()?;
+        let statement = client
+            .prepare_typed_cached(&sql, &[Type::UUID_ARRAY, Type::TIMESTAMP_ARRAY])
+            .await
+            .map_err(fail)?;
+        client
+            .execute(&statement, &[&ids, &times])
+            .await
+            .map_err(fail)?;
+        Ok(())
+    }
+}
+
 /// The first delay before reconnecting the listener; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -1424,6 +1547,8 @@ impl Withdraw<'_> {
             s.listening = false;
             s.trusted = false;
         });
+        crate::metrics::gauge(crate::metrics::LISTENER_CONNECTED, 0.0);
+        crate::metrics::gauge(crate::metrics::LISTENER_TRUSTED, 0.0);
     }
 }
 
@@ -1595,6 +1720,8 @@ async fn listen_once<S: KeyStore + ?Sized>(
                         s.listening = true;
                         s.connections += 1;
                     });
+                    crate::metrics::gauge(crate::metrics::LISTENER_CONNECTED, 1.0);
+                    crate::metrics::count(crate::metrics::LISTENER_CONNECTIONS, &[]);
                     tracing::info!(
                         "notify-auth invalidation listener listening on {INVALIDATION_CHANNEL} \
                          at {}, {count} services known{}",
@@ -1610,6 +1737,7 @@ async fn listen_once<S: KeyStore + ?Sized>(
                     return format!("the reconciliation failed: {e}");
                 }
                 status.send_modify(|s| s.reconciliations += 1);
+                crate::metrics::count(crate::metrics::LISTENER_RECONCILIATIONS, &[]);
                 let mut interval = tokio::time::interval(HEARTBEAT_EVERY);
                 interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 heartbeat = Some(interval);
@@ -1648,11 +1776,13 @@ async fn listen_once<S: KeyStore + ?Sized>(
                             if triggers && !status.borrow().trusted {
                                 cache.trust_invalidations(true);
                                 status.send_modify(|s| s.trusted = true);
+                                crate::metrics::gauge(crate::metrics::LISTENER_TRUSTED, 1.0);
                             }
                         }
                         continue;
                     }
                     status.send_modify(|s| s.notifications += 1);
+                    crate::metrics::count(crate::metrics::LISTENER_NOTIFICATIONS, &[]);
                     match invalidate(cache, n.payload()).await {
                         Changed::Service(id) => {
                             inner.directory.insert(id);

@@ -1,0 +1,86 @@
+//! What the crate measures, through the [`metrics`](https://docs.rs/metrics) facade (feature
+//! `metrics`): install any recorder (Prometheus, StatsD, OpenTelemetry…) and these series
+//! appear. Without the feature nothing is recorded and nothing is compiled in.
+//!
+//! | series | type | labels | what |
+//! |---|---|---|---|
+//! | `notify_auth_requests_total` | counter | `route` (`public`, `internal`), `outcome`, `kind` | every request the layers decide: `outcome` `authorised` with `kind` the key type (`normal`, `team`, `test`; `internal` on internal routes); `rejected` with `kind` the answer's code ([`ErrorKind::as_str`](crate::ErrorKind::as_str), `payload_too_large`, `unreadable_body`); `failed` with `kind` `key_store_error` or `key_store_timeout`; `unauthenticated` with `kind` `options` (GC Notify's CORS preflight) |
+//! | `notify_auth_store_seconds` | histogram | `lookup` (`service`, `secret`), `outcome` (`ok`, `error`, `timeout`) | how long the layer waited for a key store that did not answer at once (an answer from memory is not waited for, nor measured) |
+//! | `notify_auth_cache_lookups_total` | counter | `result` (`hit`, `miss`, `known_absent`) | the cache's lookups: answered from the cache, not in it, or answered "no such service" at once by the store behind it |
+//! | `notify_auth_cache_store_calls_total` | counter | | calls the cache made to the store behind it (fewer than misses: concurrent misses share one) |
+//! | `notify_auth_listener_connected` | gauge | | 1 while the invalidation listener is connected, listening and has read the service ids |
+//! | `notify_auth_listener_trusted` | gauge | | 1 while the cache keeps services until they change (the listener reconciled, its heartbeat back) |
+//! | `notify_auth_listener_connections_total` | counter | | the listener's connections (1, then one per reconnection) |
+//! | `notify_auth_listener_reconciliations_total` | counter | | reconciliations after a connection (the cached services read again) |
+//! | `notify_auth_listener_notifications_total` | counter | | change notifications handled (heartbeats not counted) |
+//! | `notify_auth_directory_services` | gauge | | service ids the PostgreSQL store's directory holds |
+//! | `notify_auth_directory_complete` | gauge | | 1 while the directory answers "no such service" from memory |
+//! | `notify_auth_key_usage_recorded_total` | counter | `result` (`queued`, `dropped`) | successful key uses offered to a [`KeyUsage`](crate::usage::KeyUsage) recorder: queued for the next write (a key already waiting counts again, and is written once), or dropped (the queue full) |
+//! | `notify_auth_key_usage_writes_total` | counter | `outcome` (`ok`, `error`) | batches written by a key-usage recorder (one statement each) |
+//!
+//! Labels carry no token, no secret and nothing unbounded: no service or key id (a service's
+//! traffic is in the logs and on the request's span, not in metrics).
+
+/// The requests the layers decided (see the table above).
+pub const REQUESTS: &str = "notify_auth_requests_total";
+/// The time spent waiting for a key store.
+pub const STORE_SECONDS: &str = "notify_auth_store_seconds";
+/// The cache's lookups.
+pub const CACHE_LOOKUPS: &str = "notify_auth_cache_lookups_total";
+/// The cache's calls to the store behind it.
+pub const CACHE_STORE_CALLS: &str = "notify_auth_cache_store_calls_total";
+/// Whether the invalidation listener is listening.
+pub const LISTENER_CONNECTED: &str = "notify_auth_listener_connected";
+/// Whether the cache trusts the listener.
+pub const LISTENER_TRUSTED: &str = "notify_auth_listener_trusted";
+/// The listener's connections.
+pub const LISTENER_CONNECTIONS: &str = "notify_auth_listener_connections_total";
+/// The listener's reconciliations.
+pub const LISTENER_RECONCILIATIONS: &str = "notify_auth_listener_reconciliations_total";
+/// The change notifications the listener handled.
+pub const LISTENER_NOTIFICATIONS: &str = "notify_auth_listener_notifications_total";
+/// The directory's size.
+pub const DIRECTORY_SERVICES: &str = "notify_auth_directory_services";
+/// Whether the directory is complete.
+pub const DIRECTORY_COMPLETE: &str = "notify_auth_directory_complete";
+/// Key uses offered to a recorder.
+pub const KEY_USAGE_RECORDED: &str = "notify_auth_key_usage_recorded_total";
+/// Batches a key-usage recorder wrote.
+pub const KEY_USAGE_WRITES: &str = "notify_auth_key_usage_writes_total";
+
+/// Counts one.
+#[inline]
+pub(crate) fn count(name: &'static str, labels: &[(&'static str, &'static str)]) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(name, labels_of(labels)).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, labels);
+}
+
+/// Sets a gauge.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[inline]
+pub(crate) fn gauge(name: &'static str, value: f64) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(name).set(value);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, value);
+}
+
+/// Records one observation of a histogram.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+#[inline]
+pub(crate) fn observe(name: &'static str, labels: &[(&'static str, &'static str)], value: f64) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!(name, labels_of(labels)).record(value);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, labels, value);
+}
+
+#[cfg(feature = "metrics")]
+fn labels_of(labels: &[(&'static str, &'static str)]) -> Vec<metrics::Label> {
+    labels
+        .iter()
+        .map(|&(key, value)| metrics::Label::from_static_parts(key, value))
+        .collect()
+}
