@@ -52,7 +52,10 @@ pub const KEY_USAGE_WRITES: &str = "notify_auth_key_usage_writes_total";
 #[inline]
 pub(crate) fn count(name: &'static str, labels: &[(&'static str, &'static str)]) {
     #[cfg(feature = "metrics")]
-    metrics::counter!(name, labels_of(labels)).increment(1);
+    metrics::with_recorder(|r| {
+        r.register_counter(key(name, labels), &METADATA)
+            .increment(1)
+    });
     #[cfg(not(feature = "metrics"))]
     let _ = (name, labels);
 }
@@ -62,7 +65,7 @@ pub(crate) fn count(name: &'static str, labels: &[(&'static str, &'static str)])
 #[inline]
 pub(crate) fn gauge(name: &'static str, value: f64) {
     #[cfg(feature = "metrics")]
-    metrics::gauge!(name).set(value);
+    metrics::with_recorder(|r| r.register_gauge(key(name, &[]), &METADATA).set(value));
     #[cfg(not(feature = "metrics"))]
     let _ = (name, value);
 }
@@ -72,15 +75,49 @@ pub(crate) fn gauge(name: &'static str, value: f64) {
 #[inline]
 pub(crate) fn observe(name: &'static str, labels: &[(&'static str, &'static str)], value: f64) {
     #[cfg(feature = "metrics")]
-    metrics::histogram!(name, labels_of(labels)).record(value);
+    metrics::with_recorder(|r| {
+        r.register_histogram(key(name, labels), &METADATA)
+            .record(value)
+    });
     #[cfg(not(feature = "metrics"))]
     let _ = (name, labels, value);
 }
 
 #[cfg(feature = "metrics")]
-fn labels_of(labels: &[(&'static str, &'static str)]) -> Vec<metrics::Label> {
-    labels
-        .iter()
-        .map(|&(key, value)| metrics::Label::from_static_parts(key, value))
-        .collect()
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// At most three labels, for the table of keys.
+#[cfg(feature = "metrics")]
+type Labels = [(&'static str, &'static str); 3];
+
+/// The key of a series, made once per name and labels (the series are a small, fixed set)
+/// and kept for the life of the process: counting then allocates nothing.
+#[cfg(feature = "metrics")]
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> &'static metrics::Key {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, RwLock};
+
+    type Table =
+        HashMap<(&'static str, Labels), &'static metrics::Key, foldhash::fast::RandomState>;
+    static KEYS: LazyLock<RwLock<Table>> = LazyLock::new(Default::default);
+    let mut fixed: Labels = [("", ""); 3];
+    for (slot, label) in fixed.iter_mut().zip(labels) {
+        *slot = *label;
+    }
+    if let Some(key) = KEYS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(name, fixed))
+    {
+        return key;
+    }
+    let mut keys = KEYS.write().unwrap_or_else(|e| e.into_inner());
+    keys.entry((name, fixed)).or_insert_with(|| {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|&(k, v)| metrics::Label::from_static_parts(k, v))
+            .collect();
+        Box::leak(Box::new(metrics::Key::from_parts(name, labels)))
+    })
 }

@@ -436,7 +436,7 @@ fn demo_server_logs_notifys_success_line() {
         " INFO notify_auth::rejected: API request rejected: Invalid token: make sure your API \
          token matches the example at \
          https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header \
-         status=403 kind=InvalidToken(Segments)"
+         status=403 kind=\"invalid_token\" reason=\"segments\""
     );
 }
 
@@ -479,5 +479,43 @@ fn demo_server_speaks_gc_notify() {
     assert_eq!(
         stderr.trim_end(),
         "--dialect: unknown dialect \"fr\" (expected uk, gc, gov or va)"
+    );
+}
+
+/// With the `metrics` feature, `GET /metrics` answers the crate's series in Prometheus's text
+/// format, labelled with codes, never ids.
+#[cfg(feature = "metrics")]
+#[test]
+fn demo_server_exposes_its_metrics() {
+    let server = start(&[]);
+    let addr = server.addr.as_str();
+    let auth = format!("Bearer {}", token_for(DEMO_KEY));
+    let (status, _, _) = send(
+        addr,
+        "GET",
+        "/v2/notifications",
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    send(
+        addr,
+        "GET",
+        "/v2/notifications",
+        &[("Authorization", "Bearer x")],
+    );
+    send(addr, "GET", "/v2/notifications", &[]);
+    let (status, _, body) = send(addr, "GET", "/metrics", &[]);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    for line in [
+        "notify_auth_requests_total{route=\"public\",outcome=\"authorised\",kind=\"normal\"} 1",
+        "notify_auth_requests_total{route=\"public\",outcome=\"rejected\",kind=\"invalid_token\"} 1",
+        "notify_auth_requests_total{route=\"public\",outcome=\"rejected\",kind=\"missing_token\"} 1",
+    ] {
+        assert!(body.contains(line), "{line} in:\n{body}");
+    }
+    let key: CombinedApiKey = DEMO_KEY.parse().unwrap();
+    assert!(
+        !body.contains(&key.service_id().to_string()),
+        "no ids: {body}"
     );
 }

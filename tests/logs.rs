@@ -396,3 +396,46 @@ async fn each_dialect_logs_its_own_lines() {
     assert!(logs.contains(&clock), "{logs}");
     assert!(!logs.contains(K1_SECRET), "{logs}");
 }
+
+/// Behind tower-http's `TraceLayer` whose span declares the fields, the principal's ids are
+/// recorded on the request's span: the handler's own events carry them.
+#[tokio::test]
+async fn the_principal_is_recorded_on_the_requests_span() {
+    use tower::ServiceBuilder;
+    use tower_http::trace::TraceLayer;
+
+    let _lock = capture().await;
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Full<Bytes>>| {
+        tracing::info_span!(
+            "request",
+            path = %request.uri().path(),
+            service_id = tracing::field::Empty,
+            api_key_id = tracing::field::Empty,
+            key_type = tracing::field::Empty,
+        )
+    });
+    let service = ServiceBuilder::new()
+        .layer(trace)
+        .layer(NotifyAuthLayer::new(store()).clock(|| NOW))
+        .service(tower::service_fn(|_: Request<Full<Bytes>>| async {
+            tracing::info!("the handler runs");
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+        }));
+    let header = bearer(&valid());
+    let response = service
+        .oneshot(request("/v2/notifications", &[header.as_bytes()]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let logs = logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("the handler runs"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(
+        line.contains(&format!("service_id={S}"))
+            && line.contains(&format!("api_key_id={K1}"))
+            && line.contains("key_type=\"normal\""),
+        "{line}"
+    );
+}
