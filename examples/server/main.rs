@@ -6,12 +6,14 @@
 //! ```
 //!
 //! - `GET /_status`: 200 `{"status":"ok"}`, no authentication (with `--database-url`, also the
-//!   key cache's and the database's counters: `{"status":"ok","cache":{"hits":…,"misses":…,
-//!   "known_absent":…,"store_calls":…},"database":{"queries":…,…}}`).
+//!   key cache's and the database's counters and the invalidation listener's state:
+//!   `{"status":"ok","cache":{"hits":…,"misses":…,"known_absent":…,"store_calls":…},
+//!   "database":{"queries":…,…},"listener":{"listening":…,"trusted":…,…}}`).
 //! - any method, any path under `/v2/`: public authentication; 200
 //!   `{"service_id":…,"api_key_id":…,"key_type":…}`. Services and keys come from the key file,
-//!   or with `--database-url URL` (or `DATABASE_URL`) from PostgreSQL through a 2-second cache
-//!   that revocations invalidate at once (LISTEN/NOTIFY).
+//!   or with `--database-url URL` (or `DATABASE_URL`) from PostgreSQL through a cache that
+//!   keeps services until they change while its listener is proven (LISTEN/NOTIFY), for 2
+//!   seconds otherwise.
 //! - any method, `/service` and any path under it: internal authentication for the client
 //!   `notify-admin` with the key file's `internal_clients` secrets; 200
 //!   `{"client_id":"notify-admin"}`.
@@ -160,8 +162,8 @@ fn database_keys(args: &Args, url: &str) -> Result<Keys, String> {
         .build()
         .map_err(|e| format!("--database-url: {e}"))?;
     let cache = CachedKeyStore::new(postgres.clone());
-    // The listener lives as long as the server.
-    postgres.spawn_invalidation_listener(cache.clone()).detach();
+    // The listener lives as long as the server (its handle in the status route).
+    let listener = postgres.spawn_invalidation_listener(cache.clone());
     let stats = cache.clone();
     Ok(Keys {
         store: Arc::new(cache),
@@ -182,6 +184,13 @@ fn database_keys(args: &Args, url: &str) -> Result<Keys, String> {
                     "unknown_peak": db.unknown_peak,
                     "known_services": db.known_services,
                     "directory_complete": db.directory_complete,
+                },
+                "listener": {
+                    "listening": listener.status().listening,
+                    "trusted": listener.status().trusted,
+                    "connections": listener.status().connections,
+                    "reconciliations": listener.status().reconciliations,
+                    "notifications": listener.status().notifications,
                 },
             })
         }),
