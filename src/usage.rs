@@ -27,7 +27,7 @@
 //!     }
 //! }
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let (usage, task) = KeyUsage::builder(Print).interval(Duration::from_secs(10)).build();
 //! tokio::spawn(task); // writes every 10 s until every handle is dropped
 //! let layer = NotifyAuthLayer::new(MemoryStore::default()).record_key_usage(usage);
@@ -123,9 +123,9 @@ impl<K: UsageSink> KeyUsageBuilder<K> {
         self
     }
 
-    /// The recorder, and the task that writes for it: run the task on your executor (it needs
-    /// Tokio's timer). It ends, after a last write, once every [`KeyUsage`] handle (the
-    /// layers holding one included) is dropped.
+    /// The recorder, and the task that writes for it: run the task on your executor (any: its
+    /// timer is `futures-timer`'s). It ends, after a last write, once every [`KeyUsage`]
+    /// handle (the layers holding one included) is dropped.
     pub fn build(self) -> (KeyUsage, impl Future<Output = ()> + Send + 'static) {
         let shared = Arc::new(Shared {
             pending: Mutex::new(HashMap::default()),
@@ -188,11 +188,8 @@ impl KeyUsage {
 
 /// Writes what gathered every `interval`, until every handle is gone (then once more).
 async fn write_every<K: UsageSink>(live: Arc<Shared>, sink: K, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
     loop {
-        ticks.tick().await;
+        futures_timer::Delay::new(interval).await;
         // Only this task left: the handles are gone, this is the last write.
         let last = Arc::strong_count(&live) == 1;
         let batch: Vec<(Uuid, i64)> = {

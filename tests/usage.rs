@@ -26,20 +26,31 @@ impl UsageSink for Batches {
     }
 }
 
-#[tokio::test(start_paused = true)]
+/// Waits until `batches` has `n` batches (for up to 5 s).
+async fn until(batches: &Batches, n: usize) {
+    for _ in 0..500 {
+        if batches.0.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} batches, not {n}", batches.0.lock().unwrap().len());
+}
+
+#[tokio::test]
 async fn each_key_is_written_once_per_interval_in_one_batch() {
     let batches = Batches::default();
     let (usage, task) = KeyUsage::builder(batches.clone())
-        .interval(Duration::from_secs(10))
+        .interval(Duration::from_millis(100))
         .build();
     let task = tokio::spawn(task);
     for at in [NOW, NOW + 3, NOW + 1] {
         usage.record(K1, at);
     }
     usage.record(K2, NOW + 2);
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    until(&batches, 1).await;
     usage.record(K1, NOW + 20);
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    until(&batches, 2).await;
     assert_eq!(
         *batches.0.lock().unwrap(),
         vec![vec![(K1, NOW + 3), (K2, NOW + 2)], vec![(K1, NOW + 20)]]
@@ -47,18 +58,23 @@ async fn each_key_is_written_once_per_interval_in_one_batch() {
     // The task ends, after a last write, with its handles.
     usage.record(K2, NOW + 30);
     drop(usage);
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    task.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         batches.0.lock().unwrap().last(),
         Some(&vec![(K2, NOW + 30)])
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn at_most_max_pending_keys_wait() {
     let batches = Batches::default();
-    let (usage, task) = KeyUsage::builder(batches.clone()).max_pending(100).build();
+    let (usage, task) = KeyUsage::builder(batches.clone())
+        .interval(Duration::from_millis(200))
+        .max_pending(100)
+        .build();
     tokio::spawn(task);
     for i in 0..10_000u128 {
         usage.record(Uuid::from_u128(i), NOW);
@@ -67,7 +83,7 @@ async fn at_most_max_pending_keys_wait() {
     usage.record(Uuid::from_u128(5), NOW + 1);
     let stats = usage.stats();
     assert_eq!((stats.recorded, stats.dropped), (10_001, 9_900));
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    until(&batches, 1).await;
     let written = batches.0.lock().unwrap();
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].len(), 100);
@@ -89,7 +105,7 @@ async fn the_layer_records_successes_only() {
         let request = request("/v2/x", &[header.as_bytes()]);
         service.clone().oneshot(request).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(&batches, 1).await;
     assert_eq!(*batches.0.lock().unwrap(), vec![vec![(K1, NOW)]]);
     assert_eq!(usage.stats().recorded, 1);
 }

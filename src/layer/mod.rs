@@ -734,7 +734,7 @@ type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KeyStoreError>> 
 struct Guarded<'a, T> {
     future: StoreFuture<'a, T>,
     timeout: Option<Duration>,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Option<futures_timer::Delay>,
     /// `service` or `secret`, for the metrics.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     lookup: &'static str,
@@ -791,8 +791,8 @@ impl<T> Future for Guarded<'_, T> {
         };
         let deadline = this
             .deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        ready!(deadline.as_mut().poll(cx));
+            .get_or_insert_with(|| futures_timer::Delay::new(timeout));
+        ready!(Pin::new(deadline).poll(cx));
         this.answer(Err(Rejection::KeyStoreTimeout(timeout)))
     }
 }
@@ -935,15 +935,16 @@ impl<A: private::PublicScheme, R> AuthLayer<A, R> {
     /// Gives up on a key store lookup after `timeout`, answering 503 (see [`Rejection`]).
     ///
     /// The timer starts only if the store does not answer at once (the in-memory store
-    /// always does), and needs a Tokio runtime with its time driver, as axum and hyper
-    /// servers on Tokio have.
+    /// always does). It is `futures-timer`'s (one helper thread for the whole process), so it
+    /// runs on any executor: Tokio with or without its time driver, async-std, smol, or a
+    /// hand-driven future.
     pub fn store_timeout(mut self, timeout: Duration) -> Self {
         self.scheme.public_mut().store_timeout = Some(timeout);
         self
     }
 
-    /// Waits for the key store as long as it takes (for runtimes other than Tokio; the store
-    /// must then bound its own work).
+    /// Waits for the key store as long as it takes (the store must then bound its own
+    /// work).
     pub fn without_store_timeout(mut self) -> Self {
         self.scheme.public_mut().store_timeout = None;
         self
