@@ -2086,3 +2086,34 @@ async fn key_uses_are_written_in_batches_where_the_column_is() {
     drop(usage);
     writing.await.unwrap();
 }
+
+/// conformance/orm_issuer.py's restatement of what GC and VA Notify's database lookup makes of
+/// `iss` (which `core` follows, and the GC and VA oracles use) against the real SQLAlchemy
+/// 1.4.54, psycopg2 2.9.11 and this PostgreSQL, both forks' queries, for every kind of value.
+#[test]
+fn the_orm_restatement_matches_sqlalchemy_and_postgresql() {
+    let Some(url) = database_url("the_orm_restatement_matches_sqlalchemy_and_postgresql") else {
+        return;
+    };
+    let Some(python) = std::env::var("NOTIFY_AUTH_ORACLE_PYTHON_GC")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        skipped(
+            "the_orm_restatement_matches_sqlalchemy_and_postgresql: set \
+             NOTIFY_AUTH_ORACLE_PYTHON_GC to a Python with sqlalchemy==1.4.54 and \
+             psycopg2-binary==2.9.11 (scripts/test makes it)",
+        );
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/orm_issuer.py");
+    let output = Command::new(&python)
+        .args([script, "--check", &url])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(", 0 differences"), "{stdout}");
+}
