@@ -12,9 +12,12 @@ use notify_auth::{KeyStoreError, NotifyAuthLayer};
 use tower::{Layer, ServiceExt};
 use uuid::Uuid;
 
+/// One batch of key uses.
+type Batch = Vec<(Uuid, i64)>;
+
 /// Keeps every batch it is given.
 #[derive(Clone, Default)]
-struct Batches(Arc<Mutex<Vec<Vec<(Uuid, i64)>>>>);
+struct Batches(Arc<Mutex<Vec<Batch>>>);
 
 #[notify_auth::async_trait]
 impl UsageSink for Batches {

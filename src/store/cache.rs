@@ -1,7 +1,7 @@
 //! A caching decorator for any [`KeyStore`] (feature `cache`), on `moka`.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -254,9 +254,7 @@ struct Freshness {
 
 impl Freshness {
     fn hash(&self, id: Uuid) -> u64 {
-        let mut hasher = self.seed.build_hasher();
-        id.hash(&mut hasher);
-        hasher.finish()
+        self.seed.hash_one(id)
     }
 
     fn stripe(&self, id: Uuid) -> &AtomicU64 {
