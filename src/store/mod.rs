@@ -47,10 +47,6 @@ mod cache;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "postgres")]
-mod secret_format;
-#[cfg(feature = "postgres")]
-mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,8 +71,6 @@ pub use self::cache::{
 pub use self::memory::{LoadError, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "postgres")]
 pub use self::postgres::*;
-#[cfg(feature = "postgres")]
-pub use self::secret_format::{SecretFormat, SecretFormatError};
 
 /// A source of services and their API keys.
 ///

@@ -1,0 +1,316 @@
+//! The table and column names a [`PostgresKeyStore`](super::PostgresKeyStore) reads, and the
+//! SQL made from them.
+
+use super::{TRIGGERS, TRIGGERS_MARKER};
+use crate::store::KeyStoreError;
+
+/// The table and column names a [`PostgresKeyStore`](super::PostgresKeyStore) reads. The default is Notify's:
+///
+/// | table      | columns                                                    |
+/// |------------|------------------------------------------------------------|
+/// | `services` | `id` (uuid), `active` (boolean)                            |
+/// | `api_keys` | `id` (uuid), `service_id` (uuid), `secret` (text), `key_type` (text: `normal`, `team` or `test`), `expiry_date` (`timestamp without time zone`, UTC; NULL for an active key) |
+///
+/// Names are letters, digits and underscores (not starting with a digit, at most 63
+/// characters); a table may be schema-qualified (`notify.services`). They are quoted in the
+/// query, so they are case-sensitive. Other names are refused by
+/// [`PostgresKeyStoreBuilder::build`](super::PostgresKeyStoreBuilder::build).
+///
+/// [`PostgresKeyStore::migrate`](super::PostgresKeyStore::migrate) creates only the default tables. With other names, the tables
+/// are yours; the invalidation triggers for them are [`Schema::triggers_sql`], which
+/// [`PostgresKeyStore::install_triggers`](super::PostgresKeyStore::install_triggers) applies.
+///
+/// ```
+/// use notify_auth::store::Schema;
+///
+/// let schema = Schema::default()
+///     .services_table("auth.services")
+///     .api_keys_table("auth.api_keys")
+///     .key_secret_column("plain_secret");
+/// # let _ = schema;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schema {
+    pub(super) services_table: String,
+    pub(super) service_id: String,
+    pub(super) service_active: String,
+    pub(super) api_keys_table: String,
+    pub(super) key_id: String,
+    pub(super) key_service_id: String,
+    pub(super) key_secret: String,
+    pub(super) key_type: String,
+    pub(super) key_expiry_date: String,
+    pub(super) key_revoked: String,
+    pub(super) key_last_used: String,
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Schema {
+            services_table: "services".into(),
+            service_id: "id".into(),
+            service_active: "active".into(),
+            api_keys_table: "api_keys".into(),
+            key_id: "id".into(),
+            key_service_id: "service_id".into(),
+            key_secret: "secret".into(),
+            key_type: "key_type".into(),
+            key_expiry_date: "expiry_date".into(),
+            key_revoked: "revoked".into(),
+            key_last_used: "last_used_timestamp".into(),
+        }
+    }
+}
+
+impl Schema {
+    /// The services table (default `services`).
+    pub fn services_table(mut self, name: impl Into<String>) -> Self {
+        self.services_table = name.into();
+        self
+    }
+
+    /// The services table's id column, a `uuid` (default `id`).
+    pub fn service_id_column(mut self, name: impl Into<String>) -> Self {
+        self.service_id = name.into();
+        self
+    }
+
+    /// The services table's active flag, a `boolean`; false for an archived service
+    /// (default `active`).
+    pub fn service_active_column(mut self, name: impl Into<String>) -> Self {
+        self.service_active = name.into();
+        self
+    }
+
+    /// The API keys table (default `api_keys`).
+    pub fn api_keys_table(mut self, name: impl Into<String>) -> Self {
+        self.api_keys_table = name.into();
+        self
+    }
+
+    /// The API keys table's id column, a `uuid` (default `id`).
+    pub fn key_id_column(mut self, name: impl Into<String>) -> Self {
+        self.key_id = name.into();
+        self
+    }
+
+    /// The API keys table's service id column, a `uuid` (default `service_id`).
+    pub fn key_service_id_column(mut self, name: impl Into<String>) -> Self {
+        self.key_service_id = name.into();
+        self
+    }
+
+    /// The API keys table's secret column, text holding the secret clients sign with
+    /// (default `secret`).
+    pub fn key_secret_column(mut self, name: impl Into<String>) -> Self {
+        self.key_secret = name.into();
+        self
+    }
+
+    /// The API keys table's key type column, text: `normal`, `team` or `test` (default
+    /// `key_type`).
+    pub fn key_type_column(mut self, name: impl Into<String>) -> Self {
+        self.key_type = name.into();
+        self
+    }
+
+    /// The API keys table's revocation time, a `timestamp without time zone` in UTC, NULL for
+    /// an active key (default `expiry_date`).
+    pub fn key_expiry_date_column(mut self, name: impl Into<String>) -> Self {
+        self.key_expiry_date = name.into();
+        self
+    }
+
+    /// The API keys table's revoked flag, a `boolean` (VA Notify's; default `revoked`). Read
+    /// when the table has the column, found at the first lookup; a table without it has no
+    /// flag.
+    pub fn key_revoked_column(mut self, name: impl Into<String>) -> Self {
+        self.key_revoked = name.into();
+        self
+    }
+
+    /// The API keys table's time of last use, a `timestamp without time zone` in UTC (GC
+    /// Notify's; default `last_used_timestamp`): what
+    /// [`PostgresKeyStore::key_usage_sink`](super::PostgresKeyStore::key_usage_sink) writes, where the table has it.
+    pub fn key_last_used_column(mut self, name: impl Into<String>) -> Self {
+        self.key_last_used = name.into();
+        self
+    }
+
+    /// The SQL that installs the invalidation triggers on these tables: [`TRIGGERS`]'
+    /// functions, then the four triggers (changes and `TRUNCATE` on both tables), each
+    /// created only if missing. For the default names it is [`TRIGGERS`] itself.
+    pub fn triggers_sql(&self) -> Result<String, KeyStoreError> {
+        let services = table(&self.services_table)?;
+        let api_keys = table(&self.api_keys_table)?;
+        column(&self.service_id)?;
+        column(&self.key_service_id)?;
+        let functions = TRIGGERS.split(TRIGGERS_MARKER).next().unwrap_or_default();
+        let trigger = |name: &str, table: &str, event: &str, level: &str, function: &str| {
+            format!(
+                "    IF NOT EXISTS (SELECT 1 FROM pg_trigger\n                   \
+                 WHERE tgrelid = to_regclass('{table}') AND tgname = '{name}') THEN\n        \
+                 CREATE TRIGGER {name}\n            AFTER {event} ON {table}\n            \
+                 FOR EACH {level} EXECUTE FUNCTION {function};\n    END IF;\n"
+            )
+        };
+        let (changed, truncated) = ("INSERT OR UPDATE OR DELETE", "TRUNCATE");
+        let triggers = [
+            trigger(
+                "notify_auth_services_changed",
+                &services,
+                changed,
+                "ROW",
+                &format!("notify_auth_keys_changed('{}')", self.service_id),
+            ),
+            trigger(
+                "notify_auth_api_keys_changed",
+                &api_keys,
+                changed,
+                "ROW",
+                &format!("notify_auth_keys_changed('{}')", self.key_service_id),
+            ),
+            trigger(
+                "notify_auth_services_truncated",
+                &services,
+                truncated,
+                "STATEMENT",
+                "notify_auth_keys_truncated()",
+            ),
+            trigger(
+                "notify_auth_api_keys_truncated",
+                &api_keys,
+                truncated,
+                "STATEMENT",
+                "notify_auth_keys_truncated()",
+            ),
+        ]
+        .concat();
+        Ok(format!(
+            "{functions}{TRIGGERS_MARKER} (DROP TRIGGER would lock the table).\nDO $$\nBEGIN\n\
+             {triggers}END;\n$$;\n"
+        ))
+    }
+
+    /// Whether the services table has the trigger that announces new services (so the
+    /// listener may trust its directory of ids). `$1` is the table's quoted name.
+    pub(super) fn has_triggers_sql() -> &'static str {
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid \
+         WHERE t.tgrelid = to_regclass($1) AND p.proname = 'notify_auth_keys_changed' \
+         AND t.tgenabled <> 'D')"
+    }
+
+    /// Every service id, for the directory the invalidation listener keeps.
+    pub(super) fn directory_sql(&self) -> Result<String, KeyStoreError> {
+        let services = table(&self.services_table)?;
+        let s_id = column(&self.service_id)?;
+        Ok(format!("SELECT {s_id} FROM {services}"))
+    }
+
+    /// The lookup query: the service's active flag and its keys, one row per key, or one row
+    /// with NULL key columns when it has none. `$1` is the service id. With `seven_days`, only
+    /// the keys GOV.UK Notify lists: `$2` is the UTC time seven days ago (Notify's
+    /// `func.date(expiry_date) > utcnow() - 7 days`); otherwise every key (GC and VA Notify).
+    /// With `revoked`, the revoked flag is the sixth column; otherwise `false`. With `batch`,
+    /// `$1` is an array of ids, and the service's id is the seventh column.
+    pub(super) fn lookup_sql(
+        &self,
+        seven_days: bool,
+        revoked: bool,
+        batch: bool,
+    ) -> Result<String, KeyStoreError> {
+        let services = table(&self.services_table)?;
+        let api_keys = table(&self.api_keys_table)?;
+        let s_id = column(&self.service_id)?;
+        let s_active = column(&self.service_active)?;
+        let k_id = column(&self.key_id)?;
+        let k_service_id = column(&self.key_service_id)?;
+        let k_secret = column(&self.key_secret)?;
+        let k_type = column(&self.key_type)?;
+        let k_expiry = column(&self.key_expiry_date)?;
+        let k_revoked = match revoked {
+            true => format!("k.{}", column(&self.key_revoked)?),
+            false => "false".to_owned(),
+        };
+        let listed = match seven_days {
+            true => format!(" AND (k.{k_expiry} IS NULL OR CAST(k.{k_expiry} AS date) > $2)"),
+            false => String::new(),
+        };
+        let (id_column, which) = match batch {
+            true => (format!(", s.{s_id}"), format!("s.{s_id} = ANY($1)")),
+            false => (String::new(), format!("s.{s_id} = $1")),
+        };
+        Ok(format!(
+            "SELECT s.{s_active}, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry}, {k_revoked}\
+             {id_column} \
+             FROM {services} AS s \
+             LEFT JOIN {api_keys} AS k \
+             ON k.{k_service_id} = s.{s_id}{listed} \
+             WHERE {which}"
+        ))
+    }
+
+    /// Whether a table has a column of a type: `$1` is the table's quoted name, `$2` the
+    /// column's, `$3` the type's (`boolean`, `timestamp`).
+    pub(super) fn has_column_sql() -> &'static str {
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+         AND attname = $2 AND attnum > 0 AND NOT attisdropped \
+         AND atttypid = to_regtype($3))"
+    }
+
+    /// Writes a batch of key uses: `$1` the key ids, `$2` the times (UTC), never moving a
+    /// later time back.
+    pub(super) fn last_used_sql(&self) -> Result<String, KeyStoreError> {
+        let api_keys = table(&self.api_keys_table)?;
+        let k_id = column(&self.key_id)?;
+        let last_used = column(&self.key_last_used)?;
+        Ok(format!(
+            "UPDATE {api_keys} AS k SET {last_used} = u.at \
+             FROM unnest($1::uuid[], $2::timestamp[]) AS u(id, at) \
+             WHERE k.{k_id} = u.id AND (k.{last_used} IS NULL OR k.{last_used} < u.at)"
+        ))
+    }
+
+    /// The keys whose stored secret is one of `$1` (a text array): the stored secret, the
+    /// service id and the key id. The secret column's index serves it.
+    pub(super) fn secrets_sql(&self) -> Result<String, KeyStoreError> {
+        let api_keys = table(&self.api_keys_table)?;
+        let k_id = column(&self.key_id)?;
+        let k_service_id = column(&self.key_service_id)?;
+        let k_secret = column(&self.key_secret)?;
+        Ok(format!(
+            "SELECT {k_secret}, {k_service_id}, {k_id} FROM {api_keys} WHERE {k_secret} = ANY($1)"
+        ))
+    }
+}
+
+/// Quotes a validated identifier.
+pub(super) fn identifier(name: &str, what: &str) -> Result<String, KeyStoreError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(format!("\"{name}\""))
+    } else {
+        Err(KeyStoreError::new(format!(
+            "PostgreSQL schema: {what} name {name:?} is not allowed (letters, digits and \
+             underscores, not starting with a digit, at most 63 characters)"
+        )))
+    }
+}
+
+pub(super) fn column(name: &str) -> Result<String, KeyStoreError> {
+    identifier(name, "column")
+}
+
+pub(super) fn table(name: &str) -> Result<String, KeyStoreError> {
+    match name.split_once('.') {
+        Some((schema, table)) => Ok(format!(
+            "{}.{}",
+            identifier(schema, "schema")?,
+            identifier(table, "table")?
+        )),
+        None => identifier(name, "table"),
+    }
+}
