@@ -21,7 +21,7 @@ use notify_auth::core::{Authorization, Credential, authenticate};
 use notify_auth::token::create_token_at;
 use notify_auth::{
     ApiKey, AuthError, Dialect, KeyBySecret, KeyStore, KeyType, MemoryStore, NotifyAuthLayer,
-    Principal, Secret, Service,
+    Principal, Secret, ServiceRecord,
 };
 use sha2::Sha256;
 use tower::{Layer, ServiceExt, service_fn};
@@ -34,8 +34,8 @@ fn secret(i: usize) -> String {
 }
 
 /// A service with `n` keys; key `i` has secret `secret(i)`.
-fn service(id: Uuid, n: usize) -> Service {
-    (0..n).fold(Service::new(id, true), |s, i| {
+fn service(id: Uuid, n: usize) -> ServiceRecord {
+    (0..n).fold(ServiceRecord::new(id, true), |s, i| {
         s.with_key(ApiKey::new(
             Uuid::from_u128(i as u128 + 1),
             Secret::new(secret(i)),
@@ -48,7 +48,7 @@ fn header(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn decide(header: &str, service: &Service) -> Result<Principal, AuthError> {
+fn decide(header: &str, service: &ServiceRecord) -> Result<Principal, AuthError> {
     authenticate([header.as_bytes()], NOW, |id| {
         (id == service.id()).then_some(service)
     })
@@ -331,7 +331,7 @@ fn benches(c: &mut Criterion) {
             async fn service(
                 &self,
                 id: Uuid,
-            ) -> Result<Option<Arc<Service>>, notify_auth::KeyStoreError> {
+            ) -> Result<Option<Arc<ServiceRecord>>, notify_auth::KeyStoreError> {
                 self.0.service(id).await
             }
         }

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use notify_auth::core::authenticate;
-use notify_auth::{ApiKey, KeyType, Secret, Service};
+use notify_auth::{ApiKey, KeyType, Secret, ServiceRecord};
 use uuid::Uuid;
 
 const NOW: i64 = 1_795_394_922;
@@ -157,7 +157,7 @@ fn families() -> Vec<(String, String)> {
 
 fn benches(c: &mut Criterion) {
     let service_id = Uuid::parse_str(SERVICE).unwrap();
-    let service = Service::new(service_id, true).with_key(ApiKey::new(
+    let service = ServiceRecord::new(service_id, true).with_key(ApiKey::new(
         Uuid::from_u128(1),
         Secret::new("3d844edf-8d35-48ac-975b-e847b4f122b0"),
         KeyType::Normal,
@@ -181,7 +181,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("forged_by_keys");
     g.sample_size(10);
     for keys in [1usize, 10, 100, 1_000, 10_000] {
-        let service = (0..keys).fold(Service::new(service_id, true), |s, i| {
+        let service = (0..keys).fold(ServiceRecord::new(service_id, true), |s, i| {
             s.with_key(ApiKey::new(
                 Uuid::from_u128(i as u128 + 1),
                 Secret::new(format!("{i:08x}-8d35-48ac-975b-e847b4f122b0")),

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use notify_auth::core::authenticate;
 use notify_auth::token::create_token_at;
-use notify_auth::{ApiKey, KeyType, MemoryStore, Secret, Service};
+use notify_auth::{ApiKey, KeyType, MemoryStore, Secret, ServiceRecord};
 use uuid::Uuid;
 
 const NOW: i64 = 1_795_394_922;
@@ -15,8 +15,8 @@ fn secret(service: u128, key: usize) -> String {
     format!("{service:016x}-{key:04x}-48ac-975b-e847b4f122b0")
 }
 
-fn service(id: u128, keys: usize) -> Service {
-    (0..keys).fold(Service::new(Uuid::from_u128(id), true), |s, k| {
+fn service(id: u128, keys: usize) -> ServiceRecord {
+    (0..keys).fold(ServiceRecord::new(Uuid::from_u128(id), true), |s, k| {
         let key_id = Uuid::from_u128((id << 16) | k as u128);
         s.with_key(ApiKey::new(
             key_id,

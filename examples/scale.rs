@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use notify_auth::store::{CachedKeyStore, PostgresKeyStore};
-use notify_auth::{ApiKey, KeyStore, KeyType, MemoryStore, Secret, Service};
+use notify_auth::{ApiKey, KeyStore, KeyType, MemoryStore, Secret, ServiceRecord};
 use uuid::Uuid;
 
 struct Args {
@@ -91,7 +91,10 @@ struct Awaited(MemoryStore);
 
 #[notify_auth::async_trait]
 impl KeyStore for Awaited {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, notify_auth::KeyStoreError> {
+    async fn service(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<Arc<ServiceRecord>>, notify_auth::KeyStoreError> {
         self.0.service(id).await
     }
 }
@@ -190,7 +193,7 @@ async fn sizes(args: &Args, sql: &deadpool_postgres::Object) -> Result<(), Strin
         let memory = all
             .iter()
             .fold(MemoryStore::builder(), |b, (service, key)| {
-                b.service(Service::new(*service, true).with_key(ApiKey::new(
+                b.service(ServiceRecord::new(*service, true).with_key(ApiKey::new(
                     *key,
                     Secret::new(key.to_string()),
                     KeyType::Normal,

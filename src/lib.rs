@@ -7,12 +7,12 @@
 //!
 //! ```
 //! use axum::{Json, Router, routing::any};
-//! use notify_auth::{ApiKey, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service};
+//! use notify_auth::{ApiKey, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, ServiceRecord};
 //! use uuid::Uuid;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = MemoryStore::builder()
-//!     .service(Service::new(Uuid::from_u128(1), true).with_key(ApiKey::new(
+//!     .service(ServiceRecord::new(Uuid::from_u128(1), true).with_key(ApiKey::new(
 //!         Uuid::from_u128(2),
 //!         Secret::new("3d844edf-8d35-48ac-975b-e847b4f122b0"),
 //!         KeyType::Normal,
@@ -70,7 +70,7 @@ pub use crate::layer::{
     InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture,
     V1Errors, V2Errors, authorize_headers,
 };
-pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, Service};
+pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, ServiceRecord};
 pub use crate::store::{KeyBySecret, KeyStore, KeyStoreError, LoadError, MemoryStore};
 
 /// The README's examples, compiled and run as doctests.

@@ -234,16 +234,16 @@ impl ApiKey {
 /// first next time (keys' secrets are distinct, so this changes only the work, never the
 /// answer). The hint lives as long as the record: stores that keep records (the in-memory
 /// store, a cache) benefit from it.
-pub struct Service {
+pub struct ServiceRecord {
     id: Uuid,
     active: bool,
     api_keys: Vec<ApiKey>,
     last_match: AtomicUsize,
 }
 
-impl Clone for Service {
+impl Clone for ServiceRecord {
     fn clone(&self) -> Self {
-        Service {
+        ServiceRecord {
             id: self.id,
             active: self.active,
             api_keys: self.api_keys.clone(),
@@ -252,9 +252,9 @@ impl Clone for Service {
     }
 }
 
-impl fmt::Debug for Service {
+impl fmt::Debug for ServiceRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Service")
+        f.debug_struct("ServiceRecord")
             .field("id", &self.id)
             .field("active", &self.active)
             .field("api_keys", &self.api_keys)
@@ -262,10 +262,10 @@ impl fmt::Debug for Service {
     }
 }
 
-impl Service {
+impl ServiceRecord {
     /// A service with no keys yet. An inactive service is one Notify calls archived.
     pub fn new(id: Uuid, active: bool) -> Self {
-        Service {
+        ServiceRecord {
             id,
             active,
             api_keys: Vec::new(),

@@ -70,7 +70,9 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
     use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
 
-    use notify_auth::{Dialect, KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Service};
+    use notify_auth::{
+        Dialect, KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, ServiceRecord,
+    };
     use tower::{Layer, ServiceExt};
     use uuid::Uuid;
 
@@ -78,7 +80,7 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
 
     #[notify_auth::async_trait]
     impl KeyStore for AsyncOnly {
-        async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+        async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
             self.0.service(id).await
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use notify_auth::store::{CacheStats, CachedKeyStore};
-use notify_auth::{KeyStore, KeyStoreError, MemoryStore, Service};
+use notify_auth::{KeyStore, KeyStoreError, MemoryStore, ServiceRecord};
 use uuid::Uuid;
 
 /// Counts calls; optionally slow, optionally failing.
@@ -33,7 +33,7 @@ impl Counting {
 
 #[notify_auth::async_trait]
 impl KeyStore for Counting {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
@@ -174,11 +174,11 @@ struct Directory(MemoryStore);
 
 #[notify_auth::async_trait]
 impl KeyStore for Directory {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.0.service(id).await
     }
 
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         (id != S).then_some(Ok(None))
     }
 }
@@ -186,7 +186,7 @@ impl KeyStore for Directory {
 #[tokio::test]
 async fn ids_the_store_knows_to_be_absent_take_no_store_call() {
     let store = MemoryStore::builder()
-        .service(Service::new(S, true))
+        .service(ServiceRecord::new(S, true))
         .build()
         .unwrap();
     let cache = CachedKeyStore::new(Directory(store));
@@ -247,7 +247,7 @@ struct Gated {
 
 #[notify_auth::async_trait]
 impl KeyStore for Gated {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         let read = self.inner.lock().unwrap().get(id).cloned();
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.started.notify_one();
@@ -275,7 +275,7 @@ async fn an_invalidation_wins_over_a_load_in_flight() {
     cache.inner().started.notified().await;
     // The service changes (its keys are gone), and the change is announced mid-load.
     *cache.inner().inner.lock().unwrap() = MemoryStore::builder()
-        .service(Service::new(S, true))
+        .service(ServiceRecord::new(S, true))
         .build()
         .unwrap();
     cache.invalidate(S).await;

@@ -13,7 +13,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Either, Full};
 use notify_auth::core::RequestBinding;
 use notify_auth::token::create_bound_token_at;
-use notify_auth::{KeyStore, KeyStoreError, NotifyAuthLayer, Principal, Service};
+use notify_auth::{KeyStore, KeyStoreError, NotifyAuthLayer, Principal, ServiceRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
@@ -54,11 +54,11 @@ async fn outside_trace_and_compression_layers() {
 }
 
 /// A store implemented with the re-exported attribute: the implementor needs no other crate.
-struct OneService(Arc<Service>);
+struct OneService(Arc<ServiceRecord>);
 
 #[notify_auth::async_trait]
 impl KeyStore for OneService {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         Ok((id == self.0.id()).then(|| self.0.clone()))
     }
 }

@@ -16,7 +16,7 @@ use http_body_util::Full;
 use notify_auth::core::RequestBinding;
 use notify_auth::{
     ApiKey, Dialect, InternalAuthLayer, InternalRole, KeyBySecret, KeyStore, KeyStoreError,
-    KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service,
+    KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, ServiceRecord,
 };
 use time::OffsetDateTime;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
@@ -292,7 +292,7 @@ fn va_store() -> MemoryStore {
     let key = |id, secret: &str| ApiKey::new(id, Secret::new(secret), KeyType::Normal);
     MemoryStore::builder()
         .service(
-            Service::new(S, true)
+            ServiceRecord::new(S, true)
                 .with_key(key(K1, K1_SECRET).revoked_at(at(NOW + 1)))
                 .with_key(key(K2, K2_SECRET).revoked_at(at(NOW)))
                 .with_key(
@@ -406,7 +406,7 @@ struct JwtOnly(MemoryStore);
 
 #[notify_auth::async_trait]
 impl KeyStore for JwtOnly {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.0.service(id).await
     }
 }
@@ -416,7 +416,7 @@ struct AsyncSecrets(MemoryStore);
 
 #[notify_auth::async_trait]
 impl KeyStore for AsyncSecrets {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.0.service(id).await
     }
 
@@ -478,12 +478,12 @@ struct Counting {
 
 #[notify_auth::async_trait]
 impl KeyStore for Counting {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.by_id.fetch_add(1, Ordering::Relaxed);
         self.inner.service(id).await
     }
 
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         self.by_id.fetch_add(1, Ordering::Relaxed);
         self.inner.service_now(id)
     }

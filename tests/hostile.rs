@@ -21,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use notify_auth::core::{MAX_TOKEN_LEN, authenticate};
 use notify_auth::{
     ApiKey, ErrorKind, InvalidReason, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret,
-    Service,
+    ServiceRecord,
 };
 use sha2::{Sha256, Sha512};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
@@ -566,8 +566,8 @@ fn many_key_id(i: usize) -> Uuid {
 }
 
 /// Service S with `n` active keys.
-fn service_with_keys(n: usize) -> Service {
-    (0..n).fold(Service::new(S, true), |service, i| {
+fn service_with_keys(n: usize) -> ServiceRecord {
+    (0..n).fold(ServiceRecord::new(S, true), |service, i| {
         service.with_key(ApiKey::new(
             many_key_id(i),
             Secret::new(many_key_secret(i)),

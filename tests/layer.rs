@@ -13,7 +13,7 @@ use common::*;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use notify_auth::{
-    KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Principal, Rejection, Service,
+    KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Principal, Rejection, ServiceRecord,
 };
 use tower::{Layer, Service as _, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
@@ -23,7 +23,7 @@ struct FailingStore(AtomicUsize);
 
 #[notify_auth::async_trait]
 impl KeyStore for FailingStore {
-    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(KeyStoreError::new("connection refused (db.internal:5432)"))
     }
@@ -102,12 +102,12 @@ struct CountingStore {
 
 #[notify_auth::async_trait]
 impl KeyStore for CountingStore {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.awaited.fetch_add(1, Ordering::SeqCst);
         self.inner.service(id).await
     }
 
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         self.at_once.fetch_add(1, Ordering::SeqCst);
         self.answers_at_once
             .then(|| self.inner.service_now(id))
@@ -124,7 +124,7 @@ async fn the_store_is_asked_once_per_request() {
 
     // 300 keys: trying them all takes more than one slice of the key loop, so even a store
     // that answers at once leaves the decision to the async path, which yields between slices.
-    let many = (0..300u128).fold(Service::new(S, true), |service, i| {
+    let many = (0..300u128).fold(ServiceRecord::new(S, true), |service, i| {
         service.with_key(ApiKey::new(
             Uuid::from_u128(i + 1),
             Secret::new(format!("secret-{i}")),
@@ -210,7 +210,7 @@ struct SlowClockStore {
 
 #[notify_auth::async_trait]
 impl KeyStore for SlowClockStore {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.clock.fetch_add(100, Ordering::SeqCst);
         self.inner.service(id).await
     }

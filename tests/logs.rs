@@ -13,7 +13,7 @@ use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use notify_auth::{KeyStore, KeyStoreError, NotifyAuthLayer, Principal, Service};
+use notify_auth::{KeyStore, KeyStoreError, NotifyAuthLayer, Principal, ServiceRecord};
 use tower::{Layer, ServiceExt};
 use uuid::Uuid;
 
@@ -133,7 +133,7 @@ struct FailingStore;
 
 #[notify_auth::async_trait]
 impl KeyStore for FailingStore {
-    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         Err(KeyStoreError::new("connection refused (db.internal:5432)"))
     }
 }
@@ -199,7 +199,7 @@ struct PanickingStore;
 
 #[notify_auth::async_trait]
 impl KeyStore for PanickingStore {
-    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         panic!("index out of bounds in the store")
     }
 }
@@ -352,7 +352,7 @@ async fn each_dialect_logs_its_own_lines() {
             notify_auth::KeyType::Normal,
         );
         notify_auth::MemoryStore::builder()
-            .service(Service::new(S, true).with_key(key.revoked_at(expires)))
+            .service(ServiceRecord::new(S, true).with_key(key.revoked_at(expires)))
             .build()
             .unwrap()
     };

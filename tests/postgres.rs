@@ -27,7 +27,7 @@ use notify_auth::store::{
     Schema, SecretFormat, TRIGGERS,
 };
 use notify_auth::{
-    ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, Service,
+    ApiKey, KeyStore, KeyStoreError, KeyType, NotifyAuthLayer, Principal, Secret, ServiceRecord,
 };
 use skip::skipped;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
@@ -234,7 +234,7 @@ struct Counting<S> {
 
 #[notify_auth::async_trait]
 impl<S: KeyStore> KeyStore for Counting<S> {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.service(id).await
     }

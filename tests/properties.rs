@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 use common::*;
 use notify_auth::core::{WINDOW_SECS, authenticate};
 use notify_auth::{
-    ApiKey, AuthError, ErrorKind, KeyType, MemoryStore, Principal, Rejection, Secret, Service,
+    ApiKey, AuthError, ErrorKind, KeyType, MemoryStore, Principal, Rejection, Secret, ServiceRecord,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -332,15 +332,18 @@ fn key_secret(i: usize) -> String {
 
 /// The service with `specs` in the order `order`; the key ids and secrets follow the spec
 /// index, so every ordering describes the same keys.
-fn service_in_order(active: bool, specs: &[KeySpec], order: &[usize]) -> Service {
-    order.iter().fold(Service::new(S, active), |service, &i| {
-        let spec = specs[i];
-        let mut key = ApiKey::new(key_id(i), Secret::new(key_secret(i)), spec.key_type);
-        if let Some(days) = spec.revoked_days_ago {
-            key = key.revoked_at(OffsetDateTime::from_unix_timestamp(NOW - days * DAY).unwrap());
-        }
-        service.with_key(key)
-    })
+fn service_in_order(active: bool, specs: &[KeySpec], order: &[usize]) -> ServiceRecord {
+    order
+        .iter()
+        .fold(ServiceRecord::new(S, active), |service, &i| {
+            let spec = specs[i];
+            let mut key = ApiKey::new(key_id(i), Secret::new(key_secret(i)), spec.key_type);
+            if let Some(days) = spec.revoked_days_ago {
+                key =
+                    key.revoked_at(OffsetDateTime::from_unix_timestamp(NOW - days * DAY).unwrap());
+            }
+            service.with_key(key)
+        })
 }
 
 /// The tokens tried against each ordering.

@@ -12,7 +12,9 @@ use common::*;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use notify_auth::layer::{KEY_STORE_ERROR_BODY, KEY_STORE_TIMEOUT_BODY};
-use notify_auth::{KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Rejection, Service};
+use notify_auth::{
+    KeyStore, KeyStoreError, MemoryStore, NotifyAuthLayer, Rejection, ServiceRecord,
+};
 use tower::{Layer, ServiceExt};
 use uuid::Uuid;
 
@@ -44,7 +46,7 @@ impl FaultyStore {
 
 #[notify_auth::async_trait]
 impl KeyStore for FaultyStore {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         match (self.plan)(call) {
             Fault::Panic => panic!("the store fell over (call {call})"),
@@ -237,11 +239,11 @@ struct PanicsAtOnce;
 
 #[notify_auth::async_trait]
 impl KeyStore for PanicsAtOnce {
-    async fn service(&self, _: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, _: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         Ok(None)
     }
 
-    fn service_now(&self, _: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, _: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         panic!("the store fell over at once")
     }
 }

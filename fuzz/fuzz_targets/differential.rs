@@ -44,7 +44,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use libfuzzer_sys::fuzz_target;
 use notify_auth::core::{Authorization, PublicToken};
-use notify_auth::{ApiKey, KeyType, Secret, Service};
+use notify_auth::{ApiKey, KeyType, Secret, ServiceRecord};
 use notify_auth_fuzz::*;
 use time::OffsetDateTime;
 use uuid::{Uuid, uuid};
@@ -338,7 +338,7 @@ fuzz_target!(|input: Input| {
     if input.revoked {
         key = key.revoked_at(OffsetDateTime::from_unix_timestamp(now - DAY).unwrap());
     }
-    let service = Service::new(SERVICE, true).with_key(key);
+    let service = ServiceRecord::new(SERVICE, true).with_key(key);
     let value = format!("Bearer {token}");
     let authorization = Authorization::from_values([value.as_bytes()]);
     let parsed = PublicToken::parse(&authorization);

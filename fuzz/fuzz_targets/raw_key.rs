@@ -60,7 +60,11 @@ fn model(values: &[&[u8]], store: &MemoryStore) -> Answer {
         let (start, end) = runs(v, blank);
         v[start..v.len() - end].to_vec()
     };
-    let header = values.iter().map(|v| trim(v)).collect::<Vec<_>>().join(&b","[..]);
+    let header = values
+        .iter()
+        .map(|v| trim(v))
+        .collect::<Vec<_>>()
+        .join(&b","[..]);
     if header.is_empty() {
         return Answer::Message("Unauthorized, authentication token must be provided");
     }
@@ -111,8 +115,7 @@ fn model(values: &[&[u8]], store: &MemoryStore) -> Answer {
     let Some((service_id, found)) = found else {
         return Answer::Message("Invalid token: API key not found");
     };
-    if key.len() < 79 || key[key.len() - 73..key.len() - 37] != *service_id.to_string().as_bytes()
-    {
+    if key.len() < 79 || key[key.len() - 73..key.len() - 37] != *service_id.to_string().as_bytes() {
         return Answer::Message("Invalid token: Enter your full API key");
     }
     if found.expiry_date().is_some() {
@@ -121,7 +124,7 @@ fn model(values: &[&[u8]], store: &MemoryStore) -> Answer {
     Answer::Key(found.id())
 }
 
-fn store_services(store: &MemoryStore) -> Vec<std::sync::Arc<notify_auth::Service>> {
+fn store_services(store: &MemoryStore) -> Vec<std::sync::Arc<notify_auth::ServiceRecord>> {
     use notify_auth_fuzz::{A, AE, E, OLD, S};
     [S, A, E, AE, OLD]
         .into_iter()

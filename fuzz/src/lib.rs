@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
-use notify_auth::{ApiKey, KeyType, MemoryStore, Secret, Service};
+use notify_auth::{ApiKey, KeyType, MemoryStore, Secret, ServiceRecord};
 use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::{Uuid, uuid};
@@ -125,17 +125,17 @@ fn key(id: Uuid, secret: &str, key_type: KeyType) -> ApiKey {
 pub fn store() -> MemoryStore {
     MemoryStore::builder()
         .service(
-            Service::new(S, true)
+            ServiceRecord::new(S, true)
                 .with_key(key(K1, K1_SECRET, KeyType::Normal))
                 .with_key(key(K2, K2_SECRET, KeyType::Test))
                 .with_key(key(K3, K3_SECRET, KeyType::Normal).revoked_at(at(NOW - DAY)))
                 .with_key(key(K4, K4_SECRET, KeyType::Team).revoked_at(at(NOW - 30 * DAY))),
         )
-        .service(Service::new(A, false).with_key(key(KA, KA_SECRET, KeyType::Normal)))
-        .service(Service::new(E, true))
-        .service(Service::new(AE, false))
+        .service(ServiceRecord::new(A, false).with_key(key(KA, KA_SECRET, KeyType::Normal)))
+        .service(ServiceRecord::new(E, true))
+        .service(ServiceRecord::new(AE, false))
         .service(
-            Service::new(OLD, true)
+            ServiceRecord::new(OLD, true)
                 .with_key(key(KOLD, KOLD_SECRET, KeyType::Normal).revoked_at(at(NOW - 30 * DAY))),
         )
         .build()

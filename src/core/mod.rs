@@ -22,12 +22,12 @@
 //!
 //! ```
 //! use notify_auth::core::{authenticate, Authorization};
-//! use notify_auth::{ApiKey, KeyType, Secret, Service};
+//! use notify_auth::{ApiKey, KeyType, Secret, ServiceRecord};
 //! use uuid::Uuid;
 //!
 //! let service_id = Uuid::parse_str("6f0b6a0a-2c43-4a0b-9c1e-2d9b1b7d3c11").unwrap();
 //! let key_id = Uuid::parse_str("0d7d8f0e-6a4e-4c6f-8a53-5f7a9a1f2b3c").unwrap();
-//! let service = Service::new(service_id, true)
+//! let service = ServiceRecord::new(service_id, true)
 //!     .with_key(ApiKey::new(key_id, Secret::new("my-secret"), KeyType::Normal));
 //!
 //! let now = 1_795_394_922;
@@ -67,7 +67,7 @@ use self::jwt::{Issuer, IssuerRule, Jwt, Time};
 use self::orm::DbIssuer;
 pub use crate::dialect::Dialect;
 use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
-use crate::model::{ApiKey, Principal, Secret, Service};
+use crate::model::{ApiKey, Principal, Secret, ServiceRecord};
 
 /// The longest bearer token read (bytes after `Bearer `). Longer ones are refused with 403
 /// GENERAL before any decoding. Notify's tokens are about 150 bytes; Notify's own server
@@ -362,7 +362,11 @@ impl<'a> PublicToken<'a> {
 
     /// Steps 6 to 9: decides against the service's record (`None` if it does not exist) at
     /// unix second `now`, taken when the request arrived.
-    pub fn authorize(&self, service: Option<&Service>, now: i64) -> Result<Principal, AuthError> {
+    pub fn authorize(
+        &self,
+        service: Option<&ServiceRecord>,
+        now: i64,
+    ) -> Result<Principal, AuthError> {
         self.authorize_key(service, now)
             .map(|authorized| authorized.principal())
     }
@@ -371,7 +375,7 @@ impl<'a> PublicToken<'a> {
     /// request-binding checks that follow (contract §10).
     pub fn authorize_key<'s>(
         &self,
-        service: Option<&'s Service>,
+        service: Option<&'s ServiceRecord>,
         now: i64,
     ) -> Result<Authorized<'s>, AuthError> {
         let mut keys = self.key_loop(service, now)?;
@@ -387,7 +391,7 @@ impl<'a> PublicToken<'a> {
     /// loop long enough to matter to an async worker.
     pub fn key_loop<'t, 's>(
         &'t self,
-        service: Option<&'s Service>,
+        service: Option<&'s ServiceRecord>,
         now: i64,
     ) -> Result<KeyLoop<'t, 's>, AuthError> {
         let (service_id, dialect) = (self.service_id, self.dialect);
@@ -463,7 +467,7 @@ fn judge_key(key: &ApiKey, now: i64, dialect: Dialect) -> Result<(), ErrorKind> 
 pub struct KeyLoop<'t, 's> {
     jwt: &'t Jwt<'t>,
     service_id: Uuid,
-    service: &'s Service,
+    service: &'s ServiceRecord,
     now: i64,
     too_long: bool,
     dialect: Dialect,
@@ -624,7 +628,7 @@ impl<'a> ApiKeyString<'a> {
     /// that secret, else the key's service and the key's id. The key must have the secret
     /// (compared in constant time): a store or cache that names another is answered as one
     /// that found nothing.
-    pub fn authorize(&self, found: Option<(&Service, Uuid)>) -> Result<Principal, AuthError> {
+    pub fn authorize(&self, found: Option<(&ServiceRecord, Uuid)>) -> Result<Principal, AuthError> {
         self.authorize_key(found)
             .map(|authorized| authorized.principal())
     }
@@ -634,7 +638,7 @@ impl<'a> ApiKeyString<'a> {
     /// [`RequestBinding::Required`].
     pub fn authorize_key<'s>(
         &self,
-        found: Option<(&'s Service, Uuid)>,
+        found: Option<(&'s ServiceRecord, Uuid)>,
     ) -> Result<Authorized<'s>, AuthError> {
         let error = |e: AuthError| e.in_dialect(Dialect::Gc);
         let secret = self.secret()?;
@@ -741,7 +745,7 @@ impl<'a> InternalToken<'a> {
 pub fn authenticate<'a, 's, I, F>(values: I, now: i64, lookup: F) -> Result<Principal, AuthError>
 where
     I: IntoIterator<Item = &'a [u8]>,
-    F: FnOnce(Uuid) -> Option<&'s Service>,
+    F: FnOnce(Uuid) -> Option<&'s ServiceRecord>,
 {
     let authorization = Authorization::from_values(values);
     let token = PublicToken::parse(&authorization)?;
@@ -931,8 +935,8 @@ mod tests {
 
     const NOW: i64 = 1_795_394_922;
 
-    fn service_with_keys(n: u128) -> Service {
-        (0..n).fold(Service::new(Uuid::from_u128(7), true), |s, i| {
+    fn service_with_keys(n: u128) -> ServiceRecord {
+        (0..n).fold(ServiceRecord::new(Uuid::from_u128(7), true), |s, i| {
             s.with_key(ApiKey::new(
                 Uuid::from_u128(i + 100),
                 Secret::new(format!("secret-{i}")),
@@ -955,7 +959,7 @@ mod tests {
     }
 
     /// The answer and the HMACs it took.
-    fn decide(header: &str, service: &Service) -> (Result<Principal, AuthError>, u64) {
+    fn decide(header: &str, service: &ServiceRecord) -> (Result<Principal, AuthError>, u64) {
         HMACS.with(|count| count.set(0));
         let answer = authenticate([header.as_bytes()], NOW, |_| Some(service));
         (answer, HMACS.with(|count| count.get()))

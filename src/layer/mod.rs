@@ -53,7 +53,7 @@ use crate::core::{
 };
 use crate::dialect::Dialect;
 use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
-use crate::model::{InternalClient, Principal, Service as ServiceRecord};
+use crate::model::{InternalClient, Principal, ServiceRecord};
 use crate::store::{KeyBySecret, KeyStore, KeyStoreError};
 
 /// How a layer authenticates a request with body `B`: [`Public`], [`Bound`] (public, with
@@ -123,7 +123,7 @@ mod private {
         /// It had no answer at once: its future must be awaited.
         Await,
         /// It answered at once, but the key loop is too long to run without yielding.
-        Answered(Option<Arc<crate::model::Service>>),
+        Answered(Option<Arc<crate::model::ServiceRecord>>),
     }
 
     pub trait Sealed {

@@ -11,7 +11,7 @@ use moka::future::Cache;
 use uuid::Uuid;
 
 use super::{KeyBySecret, KeyStore, KeyStoreError, ServiceMap};
-use crate::model::Service;
+use crate::model::ServiceRecord;
 
 /// How long a found service is kept by default while nothing proves that every change reaches
 /// the cache: 2 seconds, as Notify caches a service's keys.
@@ -226,7 +226,7 @@ impl<S: KeyStore> CachedKeyStoreBuilder<S> {
 /// started, and when it started.
 #[derive(Clone)]
 struct Cached {
-    service: Option<Arc<Service>>,
+    service: Option<Arc<ServiceRecord>>,
     generation: u64,
     loaded_at: Instant,
 }
@@ -293,7 +293,7 @@ struct Hot {
 }
 
 impl Hot {
-    fn get(&self, id: Uuid, freshness: &Freshness) -> Option<Arc<Service>> {
+    fn get(&self, id: Uuid, freshness: &Freshness) -> Option<Arc<ServiceRecord>> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         let cached = map.get(&id)?;
         freshness
@@ -414,7 +414,7 @@ impl<S: ?Sized> CachedKeyStore<S> {
     pub(crate) async fn hold(
         &self,
         id: Uuid,
-        service: Option<Arc<Service>>,
+        service: Option<Arc<ServiceRecord>>,
         generation: u64,
         loaded_at: Instant,
     ) {
@@ -459,7 +459,7 @@ impl<S: ?Sized> CachedKeyStore<S> {
 
 #[async_trait::async_trait]
 impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         if let Some(answer) = self.service_now(id) {
             return answer;
         }
@@ -497,7 +497,7 @@ impl<S: KeyStore + ?Sized> KeyStore for CachedKeyStore<S> {
 
     /// A found service the cache holds, or what the inner store answers at once; anything
     /// else takes [`KeyStore::service`].
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         if let Some(found) = self.hot.get(id, &self.freshness) {
             self.counters.hit();
             return Some(Ok(Some(found)));

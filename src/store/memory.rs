@@ -11,20 +11,20 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::{KeyBySecret, KeyStore, KeyStoreError, ServiceMap};
-use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
+use crate::model::{ApiKey, InternalClient, KeyType, Secret, ServiceRecord};
 
 /// An in-memory [`KeyStore`], and the internal clients of the same key file.
 ///
 /// Build one in code:
 ///
 /// ```
-/// use notify_auth::{ApiKey, InternalClient, KeyType, MemoryStore, Secret, Service};
+/// use notify_auth::{ApiKey, InternalClient, KeyType, MemoryStore, Secret, ServiceRecord};
 /// use uuid::Uuid;
 ///
 /// let service_id = Uuid::from_u128(1);
 /// let store = MemoryStore::builder()
 ///     .service(
-///         Service::new(service_id, true)
+///         ServiceRecord::new(service_id, true)
 ///             .with_key(ApiKey::new(Uuid::from_u128(2), Secret::new("secret"), KeyType::Normal)),
 ///     )
 ///     .internal_client(InternalClient::new("notify-admin", [Secret::new("s1")]))
@@ -58,7 +58,7 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, Service};
 /// keys) from an index made when it is built: one hash lookup of the secret's SHA-256 digest.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    services: ServiceMap<Arc<Service>>,
+    services: ServiceMap<Arc<ServiceRecord>>,
     by_secret: HashMap<[u8; 32], (Uuid, Uuid), foldhash::fast::RandomState>,
     internal_clients: HashMap<String, InternalClient>,
 }
@@ -77,7 +77,7 @@ impl MemoryStore {
     }
 
     /// The service with this id.
-    pub fn get(&self, id: Uuid) -> Option<&Arc<Service>> {
+    pub fn get(&self, id: Uuid) -> Option<&Arc<ServiceRecord>> {
         self.services.get(&id)
     }
 
@@ -126,7 +126,7 @@ impl MemoryStore {
         })?;
         let mut builder = MemoryStore::builder();
         for (s, service) in file.services.into_iter().enumerate() {
-            let mut record = Service::new(service.id, service.active);
+            let mut record = ServiceRecord::new(service.id, service.active);
             for (k, key) in service.api_keys.into_iter().enumerate() {
                 if key.secret.is_empty() {
                     return Err(err(Problem::Invalid(format!(
@@ -169,11 +169,11 @@ impl fmt::Debug for MemoryStore {
 
 #[async_trait::async_trait]
 impl KeyStore for MemoryStore {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         Ok(self.services.get(&id).cloned())
     }
 
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         Some(Ok(self.services.get(&id).cloned()))
     }
 
@@ -198,13 +198,13 @@ impl MemoryStore {
 /// Builds a [`MemoryStore`] in code.
 #[derive(Default)]
 pub struct MemoryStoreBuilder {
-    services: Vec<Service>,
+    services: Vec<ServiceRecord>,
     internal_clients: Vec<InternalClient>,
 }
 
 impl MemoryStoreBuilder {
     /// Adds a service.
-    pub fn service(mut self, service: Service) -> Self {
+    pub fn service(mut self, service: ServiceRecord) -> Self {
         self.services.push(service);
         self
     }

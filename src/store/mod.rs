@@ -15,7 +15,7 @@
 //! use std::collections::HashMap;
 //! use std::sync::Arc;
 //!
-//! use notify_auth::{ApiKey, KeyStore, KeyStoreError, KeyType, Secret, Service};
+//! use notify_auth::{ApiKey, KeyStore, KeyStoreError, KeyType, Secret, ServiceRecord};
 //! use uuid::Uuid;
 //!
 //! /// Keys kept by some other system, reached through a client of yours.
@@ -25,11 +25,11 @@
 //!
 //! #[notify_auth::async_trait]
 //! impl KeyStore for MyStore {
-//!     async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+//!     async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
 //!         let Some(rows) = self.rows.get(&id) else {
 //!             return Ok(None);
 //!         };
-//!         let service = rows.iter().fold(Service::new(id, true), |service, (key_id, secret)| {
+//!         let service = rows.iter().fold(ServiceRecord::new(id, true), |service, (key_id, secret)| {
 //!             service.with_key(ApiKey::new(*key_id, Secret::new(secret.as_str()), KeyType::Normal))
 //!         });
 //!         Ok(Some(Arc::new(service)))
@@ -53,7 +53,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::model::Service;
+use crate::model::ServiceRecord;
 
 /// The maps the built-in stores find a service in, once per request. Hashed with foldhash
 /// (small, no dependencies, hashbrown's own default): a 16-byte id in a few nanoseconds, where
@@ -80,7 +80,7 @@ pub use self::postgres::*;
 pub trait KeyStore: Send + Sync + 'static {
     /// The service with this id and all of its keys, `Ok(None)` if there is none, or an
     /// error if the store could not be read.
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError>;
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError>;
 
     /// The answer at once, when the store has it in memory: the layer (and a cache in front
     /// of the store) asks this first, and only calls [`KeyStore::service`] (a boxed future,
@@ -88,7 +88,7 @@ pub trait KeyStore: Send + Sync + 'static {
     /// memory (the in-memory store) answers every id here; one that knows which services
     /// exist answers `Some(Ok(None))` for the others, so that a flood of made-up ids neither
     /// reaches it nor fills a cache. It must give the same answer as [`KeyStore::service`].
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         let _ = id;
         None
     }
@@ -131,11 +131,11 @@ pub enum KeyBySecret {
 
 #[async_trait::async_trait]
 impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         (**self).service(id).await
     }
 
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         (**self).service_now(id)
     }
 

@@ -12,7 +12,8 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use notify_auth::{
     ApiKey, InternalAuthLayer, InternalCaller, InternalClient, KeyBySecret, KeyStore,
-    KeyStoreError, KeyType, MemoryStore, NotifyAuthLayer, Principal, Rejection, Secret, Service,
+    KeyStoreError, KeyType, MemoryStore, NotifyAuthLayer, Principal, Rejection, Secret,
+    ServiceRecord,
 };
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -77,17 +78,17 @@ fn key(id: Uuid, secret: &str, key_type: KeyType) -> ApiKey {
 pub fn store() -> MemoryStore {
     MemoryStore::builder()
         .service(
-            Service::new(S, true)
+            ServiceRecord::new(S, true)
                 .with_key(key(K1, K1_SECRET, KeyType::Normal))
                 .with_key(key(K2, K2_SECRET, KeyType::Test))
                 .with_key(key(K3, K3_SECRET, KeyType::Normal).revoked_at(at(NOW - DAY)))
                 .with_key(key(K4, K4_SECRET, KeyType::Team).revoked_at(at(NOW - 30 * DAY))),
         )
-        .service(Service::new(A, false).with_key(key(KA, KA_SECRET, KeyType::Normal)))
-        .service(Service::new(E, true))
-        .service(Service::new(AE, false))
+        .service(ServiceRecord::new(A, false).with_key(key(KA, KA_SECRET, KeyType::Normal)))
+        .service(ServiceRecord::new(E, true))
+        .service(ServiceRecord::new(AE, false))
         .service(
-            Service::new(OLD, true)
+            ServiceRecord::new(OLD, true)
                 .with_key(key(KOLD, KOLD_SECRET, KeyType::Normal).revoked_at(at(NOW - 30 * DAY))),
         )
         .internal_client(admin())
@@ -235,7 +236,7 @@ pub struct AsyncOnly(pub MemoryStore);
 
 #[notify_auth::async_trait]
 impl KeyStore for AsyncOnly {
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         tokio::task::yield_now().await;
         self.0.service(id).await
     }

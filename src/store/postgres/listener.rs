@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::schema::{Schema, table};
 use super::{INVALIDATION_CHANNEL, PostgresKeyStore, chain};
-use crate::model::Service;
+use crate::model::ServiceRecord;
 use crate::store::cache::CachedKeyStore;
 use crate::store::{KeyStore, KeyStoreError};
 
@@ -298,7 +298,7 @@ async fn reconcile<S: KeyStore + ?Sized>(
     }
     let read_at = std::time::Instant::now();
     let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
-    let mut found: std::collections::HashMap<Uuid, Service> =
+    let mut found: std::collections::HashMap<Uuid, ServiceRecord> =
         store.services(&ids).await?.into_iter().collect();
     for (id, generation) in held {
         let service = found.remove(&id).map(Arc::new);

@@ -54,7 +54,7 @@ use self::tls::Connector;
 pub use self::usage::PostgresUsageSink;
 use super::{KeyBySecret, KeyStore, KeyStoreError};
 use crate::dialect::Dialect;
-use crate::model::{ApiKey, KeyType, Service};
+use crate::model::{ApiKey, KeyType, ServiceRecord};
 
 /// The migration creating Notify's `services` and `api_keys` tables (the columns
 /// authentication reads) and an index, for a database of the crate's own: never for a real
@@ -657,7 +657,7 @@ impl PostgresKeyStore {
 
     /// Services and their keys, read again in one query per 10,000 ids (what a reconciliation
     /// after a reconnection reads): the services that exist, and their records.
-    async fn services(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Service)>, KeyStoreError> {
+    async fn services(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, ServiceRecord)>, KeyStoreError> {
         let now = OffsetDateTime::now_utc();
         let since = now - VISIBILITY;
         let since = PrimitiveDateTime::new(since.date(), since.time());
@@ -684,7 +684,7 @@ impl PostgresKeyStore {
     /// unknown…) is left out and logged at error, naming the key and the problem, never a
     /// value: the service's other keys keep working. If every key row is unreadable, the
     /// lookup fails with those problems.
-    fn service_from_rows(&self, id: Uuid, rows: &[Row]) -> Result<Service, KeyStoreError> {
+    fn service_from_rows(&self, id: Uuid, rows: &[Row]) -> Result<ServiceRecord, KeyStoreError> {
         let s = &self.inner.schema;
         let Some(first) = rows.first() else {
             return Err(self.error(format_args!("service {id}: no row")));
@@ -696,7 +696,7 @@ impl PostgresKeyStore {
                 chain(&e)
             ))
         })?;
-        let mut service = Service::new(id, active);
+        let mut service = ServiceRecord::new(id, active);
         let mut problems = Vec::new();
         for row in rows {
             let key_id: Option<Uuid> = row.try_get(1).map_err(|e| {
@@ -834,7 +834,7 @@ impl PostgresKeyStore {
 #[async_trait::async_trait]
 impl KeyStore for PostgresKeyStore {
     /// "No such service", at once, for an id outside a trusted directory.
-    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<Service>>, KeyStoreError>> {
+    fn service_now(&self, id: Uuid) -> Option<Result<Option<Arc<ServiceRecord>>, KeyStoreError>> {
         if !self.inner.directory.knows_absent(id) {
             return None;
         }
@@ -842,7 +842,7 @@ impl KeyStore for PostgresKeyStore {
         Some(Ok(None))
     }
 
-    async fn service(&self, id: Uuid) -> Result<Option<Arc<Service>>, KeyStoreError> {
+    async fn service(&self, id: Uuid) -> Result<Option<Arc<ServiceRecord>>, KeyStoreError> {
         if let Some(answer) = self.service_now(id) {
             return answer;
         }
