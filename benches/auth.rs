@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use notify_auth::core::{Authorization, Credential, authenticate};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -16,15 +16,29 @@ const SECS_PER_DAY: i64 = 24 * 60 * 60;
 
 /// An API key's secret: the HMAC-SHA256 key a client signs its tokens with.
 ///
-/// The text is zeroized when the value is dropped, and neither `Debug` nor any other
-/// formatting shows it. The HMAC state derived from it (the hashed inner and outer pads) is
-/// computed once, when the secret is created, so verifying a token costs only the hashing of
-/// the token itself.
+/// Neither `Debug` nor any other formatting shows it. The HMAC state derived from it (the
+/// hashed inner and outer pads) is computed once, when the secret is created, so verifying a
+/// token costs only the hashing of the token itself.
+///
+/// Everything derived from the secret is zeroized when dropped: the text, the keyed HMAC
+/// state, and the copy of that state each verification works on (sha2's and hmac's `zeroize`
+/// features). Copies the compiler or the operating system make on their own (registers,
+/// swapped pages) are beyond any library's reach.
 #[derive(Clone)]
 pub struct Secret {
     text: Zeroizing<String>,
     mac: Hmac<Sha256>,
 }
+
+// The claim above, checked when the crate builds. `Hmac<Sha256>` is two keyed SHA-256 states
+// (inner and outer) and a buffer for the last partial block; hmac does not mark the whole as
+// `ZeroizeOnDrop`, but each part zeroizes itself on drop when sha2's and hmac's (digest's)
+// `zeroize` features are on, and without them this would not compile.
+const _: () = {
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    let _ = zeroized_on_drop::<<Sha256 as hmac::EagerHash>::Core>;
+    let _ = zeroized_on_drop::<hmac::digest::block_api::Buffer<hmac::block_api::HmacCore<Sha256>>>;
+};
 
 impl Secret {
     /// Wraps a secret's text (in Notify, a UUID string; any UTF-8 text is accepted).

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use common::*;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use notify_auth::core::{MAX_TOKEN_LEN, authenticate};

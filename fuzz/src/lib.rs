@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use notify_auth::{ApiKey, KeyType, MemoryStore, Secret, ServiceRecord};
 use sha2::Sha256;
 use time::OffsetDateTime;

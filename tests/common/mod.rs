@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use notify_auth::{

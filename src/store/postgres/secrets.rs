@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use miniz_oxide::inflate::TINFLStatus;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -427,7 +427,7 @@ fn decode_itsdangerous(keys: &[SignerKey], stored: &str) -> Result<Secret, Secre
         base64_decode(&ITSDANGEROUS_BASE64, signature).ok_or(SecretFormatError::BadSignature)?;
     // Newest key first, as itsdangerous tries them; each comparison is constant-time.
     let verified = keys.iter().rev().any(|key| {
-        <Hmac<Sha1> as Mac>::new_from_slice(key.as_slice()).is_ok_and(|mut mac| {
+        <Hmac<Sha1> as KeyInit>::new_from_slice(key.as_slice()).is_ok_and(|mut mac| {
             Mac::update(&mut mac, value.as_bytes());
             Mac::verify_slice(mac, signature.as_slice()).is_ok()
         })
@@ -490,7 +490,7 @@ fn encode_itsdangerous(key: &SignerKey, secret: &str) -> String {
     let mut stored = String::with_capacity(marker.len() + payload.len() * 4 / 3 + 4 + 1 + 27);
     stored.push_str(marker);
     ITSDANGEROUS_BASE64.encode_string(payload, &mut stored);
-    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(key.as_slice())
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key.as_slice())
         .expect("HMAC accepts keys of any length");
     Mac::update(&mut mac, stored.as_bytes());
     let signature = Mac::finalize(mac).into_bytes();
@@ -524,7 +524,7 @@ fn decode_fernet(
     let (signed, tag) = token
         .split_at_checked(split)
         .ok_or(SecretFormatError::BadToken)?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(signing.as_slice())
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(signing.as_slice())
         .map_err(|_| SecretFormatError::BadToken)?;
     Mac::update(&mut mac, signed);
     Mac::verify_slice(mac, tag).map_err(|_| SecretFormatError::BadToken)?;
@@ -567,7 +567,7 @@ fn encode_fernet(signing: &[u8; 16], encryption: &[u8; 16], secret: &str) -> Str
     token.extend_from_slice(&now.to_be_bytes());
     token.extend_from_slice(&iv);
     token.extend_from_slice(&ciphertext);
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(signing.as_slice())
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(signing.as_slice())
         .expect("HMAC accepts keys of any length");
     Mac::update(&mut mac, &token);
     token.extend_from_slice(Mac::finalize(mac).into_bytes().as_slice());
@@ -765,7 +765,8 @@ mod tests {
         let Inner::ItsDangerous { keys } = &format.inner else {
             panic!("not an itsdangerous format");
         };
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(keys.last().unwrap().as_slice()).unwrap();
+        let mut mac =
+            <Hmac<Sha1> as KeyInit>::new_from_slice(keys.last().unwrap().as_slice()).unwrap();
         Mac::update(&mut mac, value.as_bytes());
         let signature = Mac::finalize(mac).into_bytes();
         format!("{value}.{}", URL_SAFE_NO_PAD.encode(signature.as_slice()))
