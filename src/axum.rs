@@ -1,4 +1,5 @@
-//! axum integration (feature `axum`): [`Principal`] and [`InternalCaller`] as extractors.
+//! axum integration (feature `axum`): [`Principal`], [`InternalCaller`] and [`Caller`] as
+//! extractors.
 //!
 //! Behind [`NotifyAuthLayer`](crate::NotifyAuthLayer), a handler takes the [`Principal`]
 //! directly; `Option<Principal>` also works (axum's `OptionalFromRequestParts`) for handlers
@@ -24,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::layer::InternalCaller;
+use crate::layer::{Caller, InternalCaller};
 use crate::model::Principal;
 
 /// The body of the 500 answered when a handler's extractor finds no layer in front of it.
@@ -84,5 +85,25 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for InternalCaller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<InternalCaller>().cloned())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = MissingAuthLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(MissingAuthLayer("Caller"))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Caller>().cloned())
     }
 }

@@ -63,12 +63,14 @@ pub mod usage;
 pub use async_trait::async_trait;
 
 pub use crate::clock::{Clock, SystemClock};
+pub use crate::core::RequestBinding;
 pub use crate::dialect::Dialect;
 pub use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
 pub use crate::layer::{
-    BoundNotifyAuth, BoundNotifyAuthLayer, DEFAULT_STORE_TIMEOUT, InternalAuth, InternalAuthLayer,
-    InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection, RejectionResponse, ResponseFuture,
-    V1Errors, V2Errors, authorize_headers,
+    BoundNotifyAuth, BoundNotifyAuthLayer, Caller, DEFAULT_STORE_TIMEOUT, InternalAuth,
+    InternalAuthLayer, InternalCaller, NotifyAuth, NotifyAuthLayer, Rejection, RejectionResponse,
+    ResponseFuture, ServiceOrInternalAuth, ServiceOrInternalAuthLayer, V1Errors, V2Errors,
+    authorize_headers,
 };
 pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, ServiceRecord};
 pub use crate::store::{KeyBySecret, KeyStore, KeyStoreError, LoadError, MemoryStore};

@@ -136,19 +136,39 @@ impl BindingClaim {
 /// VA Notify's database reads it, or against a client id (internal).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum IssuerRule<'r> {
-    ServiceId,
-    ServiceIdByDatabase,
+    /// A service id, read as `rule` reads it.
+    Service(ServiceRule),
+    /// Exactly this client id.
     Client(&'r str),
+    /// This client id if `iss` is exactly it, else a service id as `rule` reads it (a layer
+    /// that takes both on one route).
+    ServiceOrClient(ServiceRule, &'r str),
+}
+
+/// How a service id is read from `iss`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServiceRule {
+    /// Python's `uuid.UUID` (GOV.UK Notify, Notify.gov).
+    Python,
+    /// GC and VA Notify's database query.
+    Database,
+}
+
+impl ServiceRule {
+    /// The rule for a public route's `iss` in `dialect`.
+    pub(crate) fn of(dialect: Dialect) -> Self {
+        if dialect.issuer_by_database() {
+            ServiceRule::Database
+        } else {
+            ServiceRule::Python
+        }
+    }
 }
 
 impl IssuerRule<'_> {
     /// The rule for a public route's `iss` in `dialect`.
     pub(crate) fn service_id(dialect: Dialect) -> Self {
-        if dialect.issuer_by_database() {
-            IssuerRule::ServiceIdByDatabase
-        } else {
-            IssuerRule::ServiceId
-        }
+        IssuerRule::Service(ServiceRule::of(dialect))
     }
 }
 
@@ -166,7 +186,9 @@ pub(crate) enum Issuer {
 
 /// A parsed, not yet verified token. `Debug` shows its facts, not its text.
 pub(crate) struct Jwt<'a> {
-    pub(crate) signing_input: &'a [u8],
+    /// The header and payload as sent: borrowed from the request, or owned once the token
+    /// must outlive it ([`Jwt::into_owned`]).
+    pub(crate) signing_input: Cow<'a, [u8]>,
     pub(crate) signature: Option<Signature>,
     pub(crate) alg_is_hs256: bool,
     /// The header's `kid`, when it is a UUID: a hint of which key to try first.
@@ -189,10 +211,22 @@ impl fmt::Debug for Jwt<'_> {
 }
 
 impl Jwt<'_> {
+    /// The token with its signing input copied: everything else is already its own.
+    pub(crate) fn into_owned(self) -> Jwt<'static> {
+        Jwt {
+            signing_input: Cow::Owned(self.signing_input.into_owned()),
+            signature: self.signature,
+            alg_is_hs256: self.alg_is_hs256,
+            kid: self.kid,
+            claims: self.claims,
+            issuer: self.issuer,
+        }
+    }
+
     /// Whether the signature is HMAC-SHA256(secret, signing input).
     pub(crate) fn signed_with(&self, secret: &crate::Secret) -> bool {
         self.signature
-            .is_some_and(|sig| secret.verifies(self.signing_input, sig.as_bytes()))
+            .is_some_and(|sig| secret.verifies(&self.signing_input, sig.as_bytes()))
     }
 }
 
@@ -284,7 +318,7 @@ pub(crate) fn parse<'a>(
             .ok_or_else(|| invalid(InvalidReason::ClaimsJson))?,
     };
     Ok(Jwt {
-        signing_input: &token[..second],
+        signing_input: Cow::Borrowed(&token[..second]),
         signature,
         alg_is_hs256: header.alg_is_hs256,
         kid: header.kid,
@@ -298,9 +332,17 @@ pub(crate) fn parse<'a>(
 /// (another order, spacing, escapes, a sign, a leading zero, more digits than fit) is left
 /// to the full parser, which gives the same answer for these bytes.
 fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)> {
-    if let IssuerRule::Client(_) = rule {
-        return None;
-    }
+    let rule = match rule {
+        IssuerRule::Client(_) => return None,
+        IssuerRule::Service(rule) => rule,
+        IssuerRule::ServiceOrClient(rule, client) => {
+            let iss = json.strip_prefix(br#"{"iss":""#)?.get(..36)?;
+            if iss == client.as_bytes() {
+                return None;
+            }
+            rule
+        }
+    };
     let rest = json.strip_prefix(br#"{"iss":""#)?;
     let (iss, rest) = rest.split_at_checked(36)?;
     let service_id = uuid::Uuid::try_parse_ascii(iss).ok()?;
@@ -322,8 +364,8 @@ fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)
     };
     // A hyphenated UUID is one for Python and PostgreSQL alike.
     let issuer = match rule {
-        IssuerRule::ServiceIdByDatabase => Issuer::Database(DbIssuer::Id(service_id)),
-        _ => Issuer::Service(Some(service_id)),
+        ServiceRule::Database => Issuer::Database(DbIssuer::Id(service_id)),
+        ServiceRule::Python => Issuer::Service(Some(service_id)),
     };
     Some((claims, issuer))
 }
@@ -432,14 +474,26 @@ fn header_of(m: &Members<'_>) -> Header {
     }
 }
 
+/// What a service's `iss` is, as `rule` reads it.
+fn service_issuer(iss: Value<'_>, rule: ServiceRule) -> Issuer {
+    match (iss, rule) {
+        (Value::Str(iss), ServiceRule::Python) => Issuer::Service(py_uuid(&iss.text())),
+        (_, ServiceRule::Python) => Issuer::Service(None),
+        (iss, ServiceRule::Database) => Issuer::Database(database_issuer(iss)),
+    }
+}
+
 fn claims_of(m: &Members<'_>, rule: IssuerRule<'_>) -> (Claims, Issuer) {
     let issuer = match (m.get(Name::Iss), rule) {
         (None, _) => Issuer::Absent,
-        (Some(Value::Str(iss)), IssuerRule::ServiceId) => Issuer::Service(py_uuid(&iss.text())),
-        (Some(_), IssuerRule::ServiceId) => Issuer::Service(None),
-        (Some(iss), IssuerRule::ServiceIdByDatabase) => Issuer::Database(database_issuer(iss)),
         (Some(Value::Str(iss)), IssuerRule::Client(id)) => Issuer::Client(iss.is(id)),
         (Some(_), IssuerRule::Client(_)) => Issuer::Client(false),
+        (Some(Value::Str(iss)), IssuerRule::ServiceOrClient(_, id)) if iss.is(id) => {
+            Issuer::Client(true)
+        }
+        (Some(iss), IssuerRule::Service(rule) | IssuerRule::ServiceOrClient(rule, _)) => {
+            service_issuer(iss, rule)
+        }
     };
     let claims = Claims {
         iat: Time::of(m.get(Name::Iat)),
@@ -487,8 +541,10 @@ mod tests {
 
     /// The full parser's reading of `json`, to compare with the fast path.
     fn full(json: &[u8]) -> Option<(Time, Issuer)> {
-        read_members(json, |m| claims_of(m, IssuerRule::ServiceId))
-            .map(|(claims, issuer)| (claims.iat, issuer))
+        read_members(json, |m| {
+            claims_of(m, IssuerRule::Service(ServiceRule::Python))
+        })
+        .map(|(claims, issuer)| (claims.iat, issuer))
     }
 
     #[test]
@@ -500,7 +556,8 @@ mod tests {
             format!(r#"{{"iss":"{id}","iat":999999999999999999}}"#),
         ];
         for json in &taken {
-            let (claims, issuer) = official_claims(json.as_bytes(), IssuerRule::ServiceId).unwrap();
+            let (claims, issuer) =
+                official_claims(json.as_bytes(), IssuerRule::Service(ServiceRule::Python)).unwrap();
             assert_eq!(Some((claims.iat, issuer)), full(json.as_bytes()), "{json}");
         }
         let left_to_the_parser = [
@@ -517,7 +574,8 @@ mod tests {
         ];
         for json in &left_to_the_parser {
             assert!(
-                official_claims(json.as_bytes(), IssuerRule::ServiceId).is_none(),
+                official_claims(json.as_bytes(), IssuerRule::Service(ServiceRule::Python))
+                    .is_none(),
                 "{json}"
             );
         }
@@ -530,7 +588,12 @@ mod tests {
         use crate::core::python::DIGIT_STEPS;
         let token = format!("{}.{}.c2ln", b64(header.as_bytes()), b64(claims.as_bytes()));
         DIGIT_STEPS.with(|steps| steps.set(0));
-        parse(token.as_bytes(), IssuerRule::ServiceId, Dialect::Uk).unwrap();
+        parse(
+            token.as_bytes(),
+            IssuerRule::Service(ServiceRule::Python),
+            Dialect::Uk,
+        )
+        .unwrap();
         DIGIT_STEPS.with(|steps| steps.get())
     }
 

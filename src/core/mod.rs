@@ -63,7 +63,7 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 pub use self::binding::{Authorized, RequestBinding};
-use self::jwt::{Issuer, IssuerRule, Jwt, Time};
+use self::jwt::{Issuer, IssuerRule, Jwt, ServiceRule, Time};
 use self::orm::DbIssuer;
 pub use crate::dialect::Dialect;
 use crate::error::{AuthError, ErrorKind, InternalRole, InvalidReason};
@@ -316,11 +316,88 @@ impl<'a> Credential<'a> {
         Self::read(authorization, dialect).map_err(|e| e.in_dialect(dialect))
     }
 
+    /// The credential with what it borrowed from the header copied (the token's signing
+    /// input, or the key string), to carry across an `await` once the request has moved on.
+    pub fn into_owned(self) -> Credential<'static> {
+        match self {
+            Credential::Token(token) => Credential::Token(PublicToken {
+                jwt: token.jwt.into_owned(),
+                service_id: token.service_id,
+                dialect: token.dialect,
+            }),
+            Credential::ApiKey(key) => Credential::ApiKey(ApiKeyString {
+                text: Cow::Owned(key.text.into_owned()),
+            }),
+        }
+    }
+
     fn read(authorization: &'a Authorization<'_>, dialect: Dialect) -> Result<Self, AuthError> {
         match authorization.presented(dialect)? {
-            (Scheme::ApiKey, key) => Ok(Credential::ApiKey(ApiKeyString { text: key })),
+            (Scheme::ApiKey, key) => Ok(Credential::ApiKey(ApiKeyString {
+                text: Cow::Borrowed(key),
+            })),
             // GC Notify authenticates CacheClear-v1 and Cypress-v1 tokens as Bearer ones.
             (_, token) => PublicToken::read(token, dialect).map(Credential::Token),
+        }
+    }
+}
+
+/// What the `Authorization` header presents on a route that takes both service credentials
+/// and one internal client's tokens: a token whose `iss` is exactly the client's id is the
+/// client's, anything else is a service's.
+// As for `Credential`: parsed on the stack.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Presented<'a> {
+    /// A service's credential (steps 1 to 5 passed).
+    Service(Credential<'a>),
+    /// The internal client's token (steps 1 to 4 passed, `iss` is its id).
+    Internal(InternalToken<'a>),
+}
+
+impl<'a> Presented<'a> {
+    /// Steps 1 to 5 as `dialect`'s fork takes them, telling the internal client
+    /// (`client_id`) from services by the token's `iss`, with one parse. Errors before `iss`
+    /// is known are a public route's; the internal client's are worded for `role`.
+    pub fn parse(
+        authorization: &'a Authorization<'_>,
+        dialect: Dialect,
+        client_id: &str,
+        role: InternalRole,
+    ) -> Result<Self, AuthError> {
+        let (scheme, token) = authorization
+            .presented(dialect)
+            .map_err(|e| e.in_dialect(dialect))?;
+        if scheme == Scheme::ApiKey {
+            let key = ApiKeyString {
+                text: Cow::Borrowed(token),
+            };
+            return Ok(Presented::Service(Credential::ApiKey(key)));
+        }
+        let rule = IssuerRule::ServiceOrClient(ServiceRule::of(dialect), client_id);
+        let jwt = jwt::parse(token, rule, dialect).map_err(|e| e.in_dialect(dialect))?;
+        if jwt.issuer != Issuer::Client(true) {
+            return PublicToken::of(jwt, dialect)
+                .map(|token| Presented::Service(Credential::Token(token)))
+                .map_err(|e| e.in_dialect(dialect));
+        }
+        // GC Notify's internal routes take only the `Bearer` scheme.
+        if scheme != Scheme::Bearer {
+            let error = AuthError::from(ErrorKind::InternalScheme);
+            return Err(error.in_dialect(dialect).for_role(role));
+        }
+        Ok(Presented::Internal(InternalToken { jwt, dialect }))
+    }
+
+    /// The presented credential with what it borrowed from the header copied, as
+    /// [`Credential::into_owned`].
+    pub fn into_owned(self) -> Presented<'static> {
+        match self {
+            Presented::Service(credential) => Presented::Service(credential.into_owned()),
+            Presented::Internal(token) => Presented::Internal(InternalToken {
+                jwt: token.jwt.into_owned(),
+                dialect: token.dialect,
+            }),
         }
     }
 }
@@ -335,6 +412,11 @@ impl<'a> PublicToken<'a> {
     /// Steps 3 to 5 for the token after the scheme (errors in GOV.UK Notify's words).
     fn read(token: &'a [u8], dialect: Dialect) -> Result<Self, AuthError> {
         let jwt = jwt::parse(token, IssuerRule::service_id(dialect), dialect)?;
+        Self::of(jwt, dialect)
+    }
+
+    /// Step 5: the service the parsed token's `iss` names.
+    fn of(jwt: Jwt<'a>, dialect: Dialect) -> Result<Self, AuthError> {
         let service_id = match jwt.issuer {
             Issuer::Absent => return Err(ErrorKind::MissingIssuer.into()),
             Issuer::Service(Some(id)) | Issuer::Database(DbIssuer::Id(id)) => id,
@@ -598,7 +680,7 @@ pub const API_KEY_PREFIX: &str = "gcntfy-";
 /// revoked. It never checks the name, nor whether the service is archived. Only the ends of
 /// the string are read, whatever its length.
 pub struct ApiKeyString<'a> {
-    text: &'a [u8],
+    text: Cow<'a, [u8]>,
 }
 
 impl std::fmt::Debug for ApiKeyString<'_> {
@@ -613,7 +695,7 @@ impl<'a> ApiKeyString<'a> {
     /// The secret to look the key up by: the last 36 characters, as GC Notify's Python reads
     /// the header (Latin-1, so a byte above 0x7F is one character). Fails with "Enter your
     /// full API key" unless the string starts with [`API_KEY_PREFIX`].
-    pub fn secret(&self) -> Result<Cow<'a, str>, AuthError> {
+    pub fn secret(&self) -> Result<Cow<'_, str>, AuthError> {
         if !self.text.starts_with(API_KEY_PREFIX.as_bytes()) {
             return Err(AuthError::new(ErrorKind::IncompleteApiKey).in_dialect(Dialect::Gc));
         }

@@ -107,16 +107,16 @@ pub trait RejectionResponse {
     type Body;
 
     /// The response for `rejection`.
-    fn response(&mut self, rejection: &Rejection) -> Response<Self::Body>;
+    fn response(&self, rejection: &Rejection) -> Response<Self::Body>;
 }
 
 impl<B, F> RejectionResponse for F
 where
-    F: FnMut(&Rejection) -> Response<B>,
+    F: Fn(&Rejection) -> Response<B>,
 {
     type Body = B;
 
-    fn response(&mut self, rejection: &Rejection) -> Response<B> {
+    fn response(&self, rejection: &Rejection) -> Response<B> {
         self(rejection)
     }
 }
@@ -144,7 +144,7 @@ fn made(body: fn(&AuthError) -> String) -> [[String; ErrorKind::ANSWERS.len()]; 
 impl RejectionResponse for V2Errors {
     type Body = Full<Bytes>;
 
-    fn response(&mut self, rejection: &Rejection) -> Response<Full<Bytes>> {
+    fn response(&self, rejection: &Rejection) -> Response<Full<Bytes>> {
         json_response(rejection, &V2_BODIES, AuthError::v2_body)
     }
 }
@@ -152,7 +152,7 @@ impl RejectionResponse for V2Errors {
 impl RejectionResponse for V1Errors {
     type Body = Full<Bytes>;
 
-    fn response(&mut self, rejection: &Rejection) -> Response<Full<Bytes>> {
+    fn response(&self, rejection: &Rejection) -> Response<Full<Bytes>> {
         json_response(rejection, &V1_BODIES, AuthError::v1_body)
     }
 }
