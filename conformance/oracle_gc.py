@@ -103,9 +103,10 @@ def get_issuer(token: str):
         raise _Answer(403, f"Invalid token: {e}") from None
 
 
-def fetch_service(keyfile: dict, iss):
-    """`dao_fetch_service_by_id_with_api_keys(iss)`: the service row and all of its keys."""
-    outcome = orm_issuer.orm_service_lookup(iss)
+def fetch_service(keyfile: dict, iss, fork: str = "gc"):
+    """`dao_fetch_service_by_id_with_api_keys(iss)`: the service row and all of its keys, as
+    `fork`'s lookup finds it (VA Notify's is cached, and hashes `iss` first)."""
+    outcome = orm_issuer.orm_service_lookup(iss, fork)
     if outcome[0] == "data_error":
         raise _Answer(403, M_ISS_TYPE)
     if outcome[0] == "no_result":

@@ -65,7 +65,7 @@ def get_issuer(token: str):
 
 def validate_service_api_key_auth(header_values, keyfile: dict):
     token = get_auth_token(header_values)
-    service = fetch_service(keyfile, get_issuer(token))
+    service = fetch_service(keyfile, get_issuer(token), "va")
     keys = service.get("api_keys", [])
     if not keys:
         raise _Answer(403, M_NO_KEYS)

@@ -150,15 +150,15 @@ pub(crate) enum IssuerRule<'r> {
 pub(crate) enum ServiceRule {
     /// Python's `uuid.UUID` (GOV.UK Notify, Notify.gov).
     Python,
-    /// GC and VA Notify's database query.
-    Database,
+    /// GC or VA Notify's database query (the dialect says which: they differ on lists).
+    Database(Dialect),
 }
 
 impl ServiceRule {
     /// The rule for a public route's `iss` in `dialect`.
     pub(crate) fn of(dialect: Dialect) -> Self {
         if dialect.issuer_by_database() {
-            ServiceRule::Database
+            ServiceRule::Database(dialect)
         } else {
             ServiceRule::Python
         }
@@ -364,7 +364,7 @@ fn official_claims(json: &[u8], rule: IssuerRule<'_>) -> Option<(Claims, Issuer)
     };
     // A hyphenated UUID is one for Python and PostgreSQL alike.
     let issuer = match rule {
-        ServiceRule::Database => Issuer::Database(DbIssuer::Id(service_id)),
+        ServiceRule::Database(_) => Issuer::Database(DbIssuer::Id(service_id)),
         ServiceRule::Python => Issuer::Service(Some(service_id)),
     };
     Some((claims, issuer))
@@ -479,7 +479,7 @@ fn service_issuer(iss: Value<'_>, rule: ServiceRule) -> Issuer {
     match (iss, rule) {
         (Value::Str(iss), ServiceRule::Python) => Issuer::Service(py_uuid(&iss.text())),
         (_, ServiceRule::Python) => Issuer::Service(None),
-        (iss, ServiceRule::Database) => Issuer::Database(database_issuer(iss)),
+        (iss, ServiceRule::Database(dialect)) => Issuer::Database(database_issuer(iss, dialect)),
     }
 }
 
@@ -515,7 +515,7 @@ fn truthy(value: Value<'_>) -> bool {
         Value::Int(text) => Value::int_saturating(text) != 0,
         Value::Float(text) => Value::float(text) != 0.0,
         Value::Str(s) => !s.is_empty(),
-        Value::List { empty } | Value::Object { empty } => !empty,
+        Value::List { empty, .. } | Value::Object { empty } => !empty,
     }
 }
 

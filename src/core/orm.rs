@@ -5,23 +5,32 @@
 //! answer a `DataError` with "service id is not the right data type", no row with "service not
 //! found", and anything else with an uncaught 500. SQLAlchemy 1.4 (both pin 1.4.54) hands such
 //! a value to psycopg2 as it is (`_PGUUID.bind_processor` in `dialects/postgresql/psycopg2.py`
-//! converts only when `as_uuid` is false), and psycopg2 writes it into the SQL by its type:
+//! converts only when `as_uuid` is false), and psycopg2 writes it into the SQL by its type
+//! (`list_quote` in `psycopg/adapter_list.c` for lists). VA Notify's lookup is also cached
+//! (cachetools' `@cached(TTLCache(…))`), which hashes the claim first:
 //!
-//! | `iss` | the query | answer |
-//! |---|---|---|
-//! | a string | `id = '…'`: PostgreSQL's `uuid` input reads it | the id, or a `DataError` |
-//! | a string with a NUL, or a lone surrogate | psycopg2 cannot write it | 500 |
-//! | `null` | `id IS NULL` | no row |
-//! | `[]` | `id = '{}'` | a `DataError` |
-//! | a number, `true`, `false`, a list with items | `id = 1`, `id = true`, `id = ARRAY[…]`: no such operator | 500 |
-//! | an object | psycopg2 cannot adapt a `dict` | 500 |
+//! | `iss` | the query | GC Notify | VA Notify |
+//! |---|---|---|---|
+//! | a string | `id = '…'`: PostgreSQL's `uuid` input reads it | the id, or a `DataError` | the same |
+//! | a string with a NUL, or a lone surrogate | psycopg2 cannot write it | 500 | 500 |
+//! | `null` | `id IS NULL` | no row | no row |
+//! | `[]`; `[null]`, `[null,[null]]` (only `null`s and lists of them) | `id = '{}'`, `id = '{NULL,{NULL}}'` | a `DataError` | 500 (unhashable) |
+//! | a number, `true`, `false` | `id = 1`, `id = true`: no such operator | 500 | 500 |
+//! | any other list | `id = ARRAY[…]`: no such operator (mostly) | 500 | 500 (unhashable) |
+//! | an object | psycopg2 cannot adapt a `dict` | 500 | 500 (unhashable) |
+//!
+//! One case is not restated: in GC Notify, an `ARRAY[…]` whose quoted item PostgreSQL's
+//! typing of the array rejects (`[1,"a"]`, `[true,"x"]`, `[[1],"x"]`) fails with a
+//! `DataError` before the missing operator is found; here it is a 500 like the other lists
+//! (`docs/compatibility.md`).
 //!
 //! `conformance/orm_issuer.py` restates the same, and checks it against SQLAlchemy 1.4.54,
-//! psycopg2 2.9.11 and a real PostgreSQL.
+//! psycopg2 2.9.11, cachetools and a real PostgreSQL.
 
 use uuid::Uuid;
 
 use super::pyjson::Value;
+use crate::dialect::Dialect;
 
 /// What the forks' database lookup makes of an `iss` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,17 +45,23 @@ pub(crate) enum DbIssuer {
     Crash,
 }
 
-/// The verdict for an `iss` claim's value.
-pub(crate) fn database_issuer(value: Value<'_>) -> DbIssuer {
+/// The verdict of `dialect`'s fork (GC or VA Notify) for an `iss` claim's value.
+pub(crate) fn database_issuer(value: Value<'_>, dialect: Dialect) -> DbIssuer {
     match value {
         Value::Null => DbIssuer::NoService,
         Value::Str(s) if s.has_nul_or_lone_surrogate() => DbIssuer::Crash,
         Value::Str(s) => pg_uuid(s.text().as_bytes()).map_or(DbIssuer::NotUuid, DbIssuer::Id),
-        Value::List { empty: true } => DbIssuer::NotUuid,
+        // VA Notify's cache cannot hash a list or a dict.
+        Value::List { .. } | Value::Object { .. } if dialect == Dialect::Va => DbIssuer::Crash,
+        // An array literal for the `uuid` input to refuse.
+        Value::List { empty: true, .. }
+        | Value::List {
+            null_only: true, ..
+        } => DbIssuer::NotUuid,
         Value::Bool(_)
         | Value::Int(_)
         | Value::Float(_)
-        | Value::List { empty: false }
+        | Value::List { .. }
         | Value::Object { .. } => DbIssuer::Crash,
     }
 }

@@ -301,6 +301,10 @@ pub(crate) enum Value<'t> {
     Str(JsonStr<'t>),
     List {
         empty: bool,
+        /// Not empty, and holding only `null`s and lists of that kind (`[null]`,
+        /// `[null,[null]]`): what psycopg2 writes as an array literal (`'{NULL,{NULL}}'`)
+        /// rather than an `ARRAY[…]` constructor.
+        null_only: bool,
     },
     Object {
         empty: bool,
@@ -457,13 +461,15 @@ impl<'t> Reader<'t> {
         Some(key)
     }
 
-    /// The array or object at the cursor, read to its end: whether it is empty. It is at
-    /// level 2 (inside the top-level object).
-    fn nested(&mut self) -> Option<bool> {
+    /// The array or object at the cursor, read to its end: whether it is empty, and whether
+    /// it holds only `null`s and non-empty lists of them ([`Value::List`]'s `null_only`). It
+    /// is at level 2 (inside the top-level object).
+    fn nested(&mut self) -> Option<(bool, bool)> {
         let mut levels = Levels([0; MAX_DEPTH.div_ceil(64)]);
         // Open containers; the one at the cursor is opened first.
         let mut open = 0usize;
         let mut at_value = true;
+        let mut null_only = true;
         loop {
             if at_value {
                 match self.peek()? {
@@ -477,18 +483,21 @@ impl<'t> Reader<'t> {
                         open += 1;
                         self.i += 1;
                         self.ws();
+                        null_only &= !object;
                         if self.eat(if object { b'}' } else { b']' }).is_some() {
                             open -= 1;
                             if open == 0 {
-                                return Some(true);
+                                return Some((true, false));
                             }
+                            null_only = false;
                             at_value = false;
                         } else if object {
                             self.key()?;
                         }
                         continue;
                     }
-                    _ => {
+                    c => {
+                        null_only &= c == b'n';
                         self.skip_scalar()?;
                         at_value = false;
                     }
@@ -509,7 +518,7 @@ impl<'t> Reader<'t> {
                 _ => return None,
             }
             if open == 0 {
-                return Some(false);
+                return Some((false, null_only));
             }
         }
     }
@@ -518,8 +527,10 @@ impl<'t> Reader<'t> {
     #[inline(always)]
     fn value(&mut self) -> Option<Value<'t>> {
         match self.peek()? {
-            b'[' => self.nested().map(|empty| Value::List { empty }),
-            b'{' => self.nested().map(|empty| Value::Object { empty }),
+            b'[' => self
+                .nested()
+                .map(|(empty, null_only)| Value::List { empty, null_only }),
+            b'{' => self.nested().map(|(empty, _)| Value::Object { empty }),
             b'"' => self.str_value().map(Value::Str),
             b't' => self.literal(b"true").map(|()| Value::Bool(true)),
             b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
@@ -1233,7 +1244,7 @@ mod tests {
                 let hex: String = s.text().bytes().map(|b| format!("{b:02x}")).collect();
                 format!("str:{hex}")
             }
-            Value::List { empty } => format!("list:{}", u8::from(!empty)),
+            Value::List { empty, .. } => format!("list:{}", u8::from(!empty)),
             Value::Object { empty } => format!("obj:{}", u8::from(!empty)),
         }
     }
