@@ -242,14 +242,14 @@ impl ErrorKind {
         }
     }
 
-    /// The HTTP status Notify answers with (the same in every dialect).
-    pub fn status(self) -> u16 {
+    /// The HTTP status Notify answers with (the same in every dialect): 401 or 403.
+    pub fn status(self) -> http::StatusCode {
         match self {
             ErrorKind::MissingToken
             | ErrorKind::NotBearer
             | ErrorKind::NotAllowed
-            | ErrorKind::InternalScheme => 401,
-            _ => 403,
+            | ErrorKind::InternalScheme => http::StatusCode::UNAUTHORIZED,
+            _ => http::StatusCode::FORBIDDEN,
         }
     }
 
@@ -430,7 +430,7 @@ impl AuthError {
     }
 
     /// The HTTP status (401 or 403).
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> http::StatusCode {
         self.kind.status()
     }
 
@@ -462,7 +462,7 @@ impl AuthError {
         let message = json_string(self.message());
         format!(
             "{{\"errors\":[{{\"error\":\"AuthError\",\"message\":{message}}}],\"status_code\":{}}}\n",
-            self.status()
+            self.status().as_u16()
         )
     }
 

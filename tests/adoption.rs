@@ -126,7 +126,7 @@ async fn an_optional_bound_layer_passes_requests_without_a_header() {
 /// What a layer's rejection says: its status and its message.
 fn said(answer: &Answer) -> Option<(u16, String)> {
     match answer.rejection.as_ref()? {
-        Rejection::Auth(e) => Some((e.status(), e.message().to_owned())),
+        Rejection::Auth(e) => Some((e.status().as_u16(), e.message().to_owned())),
         other => panic!("not an authentication answer: {other:?}"),
     }
 }

@@ -41,7 +41,12 @@ type Summary = Result<(Uuid, Uuid, KeyType), (u16, &'static str, Option<Uuid>, O
 fn summary(result: &Result<Principal, AuthError>) -> Summary {
     match result {
         Ok(p) => Ok((p.service_id, p.api_key_id, p.key_type)),
-        Err(e) => Err((e.status(), e.message(), e.service_id(), e.api_key_id())),
+        Err(e) => Err((
+            e.status().as_u16(),
+            e.message(),
+            e.service_id(),
+            e.api_key_id(),
+        )),
     }
 }
 

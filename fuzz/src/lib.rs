@@ -63,7 +63,7 @@ pub const CONTRACT_PAIRS: [(u16, &str); 13] = [
 /// The (status, message) of an error, checked to be one of [`CONTRACT_PAIRS`].
 #[track_caller]
 pub fn contract_pair(err: &notify_auth::AuthError) -> (u16, &'static str) {
-    let pair = (err.status(), err.message());
+    let pair = (err.status().as_u16(), err.message());
     assert!(
         CONTRACT_PAIRS.contains(&pair),
         "an answer outside the contract: {pair:?} ({err:?})"

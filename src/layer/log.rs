@@ -136,7 +136,7 @@ pub(super) fn log_rejection(
             let iat = e.token_iat().unwrap_or_default();
             tracing::info!(
                 target: REJECTED_TARGET,
-                status = e.status(),
+                status = e.status().as_u16(),
                 kind = e.kind().as_str(),
                 service_id,
                 api_key_id = e.api_key_id().map(tracing::field::display),
@@ -151,7 +151,7 @@ pub(super) fn log_rejection(
         }
         Rejection::Auth(e) => tracing::info!(
             target: REJECTED_TARGET,
-            status = e.status(),
+            status = e.status().as_u16(),
             kind = e.kind().as_str(),
             reason = e.kind().reason().map(InvalidReason::as_str),
             service_id = e.service_id().map(tracing::field::display),

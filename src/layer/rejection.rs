@@ -42,7 +42,7 @@ impl Rejection {
     /// The HTTP status of the default answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::Auth(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
+            Rejection::Auth(e) => e.status(),
             Rejection::KeyStore(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::KeyStoreTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -204,7 +204,7 @@ mod tests {
             let error = AuthError::new(kind).in_dialect(dialect);
             let rejection = Rejection::Auth(error);
             let v2 = V2Errors.response(&rejection);
-            assert_eq!(v2.status().as_u16(), error.status());
+            assert_eq!(v2.status(), error.status());
             assert_eq!(v2.headers()[header::CONTENT_TYPE], "application/json");
             let message = format!("{kind:?} in {dialect}");
             assert_eq!(body(v2).await, error.v2_body().as_bytes(), "{message}");
