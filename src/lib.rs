@@ -55,6 +55,8 @@ pub mod layer;
 pub mod metrics;
 pub mod model;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 pub mod usage;
 

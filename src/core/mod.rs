@@ -518,14 +518,14 @@ impl<'a> PublicToken<'a> {
 
 /// Whether `dialect`'s fork lists `key` at unix second `now` (GC and VA Notify list every
 /// key; the others hide keys revoked more than about seven days ago).
-fn is_listed(key: &ApiKey, now: i64, dialect: Dialect) -> bool {
+pub(crate) fn is_listed(key: &ApiKey, now: i64, dialect: Dialect) -> bool {
     dialect.tries_every_key() || key.is_visible_at(now)
 }
 
 /// What the fork answers once a key has verified the token and its claims: revoked (every
 /// dialect), or VA Notify's expired key (to the second: an expiry date at or before the
 /// start of the second the request arrived in).
-fn judge_key(key: &ApiKey, now: i64, dialect: Dialect) -> Result<(), ErrorKind> {
+pub(crate) fn judge_key(key: &ApiKey, now: i64, dialect: Dialect) -> Result<(), ErrorKind> {
     let expiry = key.expiry_date();
     if dialect != Dialect::Va {
         return match expiry.is_some() || key.is_revoked() {

@@ -26,9 +26,7 @@ impl Internal {
     /// The scheme for `client`, in GOV.UK Notify's words.
     pub(super) fn new(client: InternalClient) -> Self {
         Internal {
-            caller: InternalCaller {
-                client_id: Arc::from(client.id()),
-            },
+            caller: InternalCaller::new(client.id()),
             client: Arc::new(client),
             dialect: Dialect::Uk,
             role: InternalRole::Admin,
@@ -70,6 +68,12 @@ pub struct InternalCaller {
 }
 
 impl InternalCaller {
+    pub(crate) fn new(client_id: &str) -> Self {
+        InternalCaller {
+            client_id: Arc::from(client_id),
+        }
+    }
+
     /// The client id (the token's `iss`).
     pub fn client_id(&self) -> &str {
         &self.client_id
