@@ -238,7 +238,10 @@ fn demo_server_refuses_a_bad_key_file_with_a_clear_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--addr nowhere"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: invalid value 'nowhere' for '--addr <ADDR>': invalid socket address syntax\n"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -478,8 +481,105 @@ fn demo_server_speaks_gc_notify() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr.trim_end(),
-        "--dialect: unknown dialect \"fr\" (expected uk, gc, gov or va)"
+        "error: invalid value 'fr' for '--dialect <DIALECT>': unknown dialect \"fr\" (expected \
+         uk, gc, gov or va)"
     );
+}
+
+/// `--help` describes every flag with its environment variable and default; `--version`
+/// names the server. Both exit 0.
+#[test]
+fn demo_server_help_describes_every_flag() {
+    let output = Command::new(server_binary())
+        .arg("--help")
+        .env("DATABASE_URL", "postgres://u:never-shown@db/notify")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (flag, variable, default) in [
+        ("--addr", "NOTIFY_AUTH_ADDR", Some("127.0.0.1:6011")),
+        ("--keys", "NOTIFY_AUTH_KEYS", Some("examples/keys.json")),
+        ("--database-url", "DATABASE_URL", None),
+        (
+            "--secret-format",
+            "NOTIFY_AUTH_SECRET_FORMAT",
+            Some("plain"),
+        ),
+        (
+            "--request-binding",
+            "NOTIFY_AUTH_REQUEST_BINDING",
+            Some("off"),
+        ),
+        ("--dialect", "NOTIFY_AUTH_DIALECT", Some("uk")),
+        ("--gc-raw-keys", "NOTIFY_AUTH_GC_RAW_KEYS", Some("exact")),
+        ("--no-auth", "NOTIFY_AUTH_NO_AUTH", None),
+    ] {
+        let line = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(flag))
+            .take_while(|l| !l.trim_start().starts_with("--") || l.trim_start().starts_with(flag))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            line.contains(&format!("[env: {variable}")),
+            "{flag}: {help}"
+        );
+        if let Some(default) = default {
+            assert!(
+                line.contains("[default: ") && line.contains(default),
+                "{flag}: {help}"
+            );
+        }
+    }
+    assert!(!help.contains("never-shown"), "{help}");
+    let output = Command::new(server_binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("server {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Every flag can come from the environment (a flag wins over its variable); a bad value
+/// there is the same one-line error as on the command line.
+#[test]
+fn demo_server_reads_its_settings_from_the_environment() {
+    let server = spawn(
+        Command::new(server_binary())
+            .env("NOTIFY_AUTH_DIALECT", "gc")
+            .env("NOTIFY_AUTH_REQUEST_BINDING", "off")
+            .stderr(Stdio::null()),
+    );
+    let (status, _, body) = send(&server.addr, "GET", "/v2/notifications", &[]);
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    assert!(
+        body.contains("Unauthorized, authentication token must be provided"),
+        "{body}"
+    );
+    let server = spawn(
+        Command::new(server_binary())
+            .args(["--dialect", "uk"])
+            .env("NOTIFY_AUTH_DIALECT", "gc")
+            .stderr(Stdio::null()),
+    );
+    let (_, _, body) = send(&server.addr, "GET", "/v2/notifications", &[]);
+    assert!(
+        body.contains("Unauthorized: authentication token must be provided"),
+        "{body}"
+    );
+    let output = Command::new(server_binary())
+        .env("NOTIFY_AUTH_ADDR", "127.0.0.1:0")
+        .env("NOTIFY_AUTH_DIALECT", "fr")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unknown dialect \"fr\""), "{stderr}");
 }
 
 /// With the `metrics` feature, `GET /metrics` answers the crate's series in Prometheus's text

@@ -3,7 +3,14 @@
 //! ```text
 //! cargo run --example server -- [--addr 127.0.0.1:6011] [--keys examples/keys.json]
 //! cargo run --example server --features postgres -- --database-url postgres://…  [--keys …]
+//! cargo run --example server -- --help
 //! ```
+//!
+//! Every flag can also be set from the environment (`NOTIFY_AUTH_ADDR`, `NOTIFY_AUTH_KEYS`,
+//! `DATABASE_URL`, `NOTIFY_AUTH_SECRET_FORMAT`, `NOTIFY_AUTH_REQUEST_BINDING`,
+//! `NOTIFY_AUTH_DIALECT`, `NOTIFY_AUTH_GC_RAW_KEYS`, `NOTIFY_AUTH_NO_AUTH`); a flag wins over
+//! its variable. `--help` lists them with their defaults. A bad value is a one-line error and
+//! exit code 2.
 //!
 //! - `GET /_status`: 200 `{"status":"ok"}`, no authentication (with `--database-url`, also the
 //!   key cache's and the database's counters and the invalidation listener's state:
@@ -23,7 +30,7 @@
 //! GOV.UK Notify and GC Notify store it, or Fernet-encrypted as Notify.gov does. The last two
 //! read `SECRET_KEY` (for itsdangerous, several separated by commas, newest last) and
 //! `DANGEROUS_SALT` from the environment, as the forks' configurations do, and never print
-//! them. A missing or unusable setting is a one-line error and exit code 2.
+//! them.
 //!
 //! `--request-binding off|verify-if-present|required` (default `off`) sets the request-binding
 //! mode of the `/v2/` routes (contract §10: the `req` and `pay` claims).
@@ -66,60 +73,93 @@ use tracing_subscriber::EnvFilter;
 
 const ADMIN_CLIENT_ID: &str = "notify-admin";
 
+/// Notify-style authentication in front of a few demo routes: `/v2/…` (public, a service's
+/// API key), `/service/…` (internal, the client `notify-admin`) and `/_status`.
+#[derive(clap::Parser)]
+#[command(name = "server", version)]
 struct Args {
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, env = "NOTIFY_AUTH_ADDR", default_value = "127.0.0.1:6011")]
     addr: SocketAddr,
+
+    /// The JSON key file: the services and their keys (unless --database-url), and the
+    /// internal client `notify-admin`'s secrets.
+    #[arg(long, env = "NOTIFY_AUTH_KEYS", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json"))]
     keys: PathBuf,
+
+    /// Read services and keys from this PostgreSQL database (Notify's schema) instead of the
+    /// key file; needs the `postgres` feature (the variable's value is never shown: a URL may
+    /// hold a password).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+
+    /// How the database's secret column holds each secret: plain, itsdangerous (GOV.UK and
+    /// GC Notify; reads SECRET_KEY and DANGEROUS_SALT) or fernet (Notify.gov; the same).
+    #[arg(long, env = "NOTIFY_AUTH_SECRET_FORMAT", default_value = "plain", value_parser = secret_format)]
     secret_format: String,
+
+    /// Request binding on the /v2/ routes (the `req` and `pay` claims): off,
+    /// verify-if-present or required.
+    #[arg(
+        long = "request-binding",
+        env = "NOTIFY_AUTH_REQUEST_BINDING",
+        default_value = "off"
+    )]
     binding: RequestBinding,
+
+    /// Whose answers to give: uk (GOV.UK Notify), gc (GC Notify), gov (Notify.gov) or va (VA
+    /// Notify).
+    #[arg(long, env = "NOTIFY_AUTH_DIALECT", default_value = "uk")]
     dialect: Dialect,
+
+    /// With --database-url and --dialect gc, how a raw key is found when SECRET_KEY lists
+    /// several signing keys: exact (GC Notify's own behaviour) or any.
+    #[arg(long, env = "NOTIFY_AUTH_GC_RAW_KEYS", default_value = "exact", value_parser = ["exact", "any"])]
     gc_raw_keys: String,
+
+    /// Serve the same routes without authentication (the load test's baseline; never for
+    /// real use).
+    #[arg(long, env = "NOTIFY_AUTH_NO_AUTH")]
     no_auth: bool,
 }
 
-const USAGE: &str = "usage: server [--addr HOST:PORT] [--keys FILE] [--database-url URL] \
-     [--secret-format plain|itsdangerous|fernet] \
-     [--request-binding off|verify-if-present|required] [--dialect uk|gc|gov|va] \
-     [--gc-raw-keys exact|any] [--no-auth]";
+/// `--secret-format`'s value, checked (the secret key and salt are read later, and only with
+/// `--database-url`).
+fn secret_format(value: &str) -> Result<String, String> {
+    match value {
+        "plain" | "itsdangerous" | "fernet" => Ok(value.to_owned()),
+        other => Err(format!(
+            "unknown secret format {other:?} (expected plain, itsdangerous or fernet)"
+        )),
+    }
+}
 
-// A handful of flags do not justify a command-line parsing dependency for an example.
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        addr: "127.0.0.1:6011".parse().expect("a valid default address"),
-        keys: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/keys.json")),
-        database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
-        secret_format: "plain".to_owned(),
-        binding: RequestBinding::Off,
-        dialect: Dialect::Uk,
-        gc_raw_keys: "exact".to_owned(),
-        no_auth: false,
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--addr" => {
-                let v = value()?;
-                args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
-            }
-            "--keys" => args.keys = PathBuf::from(value()?),
-            "--database-url" => args.database_url = Some(value()?),
-            "--secret-format" => args.secret_format = value()?,
-            "--request-binding" => {
-                let v = value()?;
-                args.binding = v.parse().map_err(|e| format!("--request-binding: {e}"))?;
-            }
-            "--dialect" => {
-                let v = value()?;
-                args.dialect = v.parse().map_err(|e| format!("--dialect: {e}"))?;
-            }
-            "--gc-raw-keys" => args.gc_raw_keys = value()?,
-            "--no-auth" => args.no_auth = true,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
+/// The arguments, or what to print and the exit code: the help and version on stdout with 0,
+/// an error in one line on stderr with 2 (the flag, the value, and why).
+fn parse_args() -> Result<Args, (String, u8)> {
+    use clap::Parser as _;
+    use clap::error::ErrorKind;
+
+    match Args::try_parse() {
+        Ok(mut args) => {
+            args.database_url = args.database_url.filter(|url| !url.is_empty());
+            Ok(args)
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            Err((e.render().to_string(), 0))
+        }
+        Err(e) => {
+            // clap's message, its lines (the error, the possible values, a tip) joined.
+            let rendered = e.render().to_string();
+            let line: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .filter(|l| !l.starts_with("Usage:"))
+                .collect();
+            Err((line.join(" "), 2))
         }
     }
-    Ok(args)
 }
 
 /// Where the public routes' keys come from, and what `/_status` reports about it.
@@ -150,10 +190,10 @@ fn database_keys(args: &Args, url: &str) -> Result<Keys, String> {
     );
     let format = SecretFormat::from_settings(secret_format, secret_key.as_deref(), salt.as_deref())
         .map_err(|e| format!("--secret-format {secret_format}: {e}"))?;
+    // clap lets only `exact` and `any` through.
     let raw_key_lookup = match args.gc_raw_keys.as_str() {
-        "exact" => RawKeyLookup::Exact,
         "any" => RawKeyLookup::AnySigningKey,
-        other => return Err(format!("--gc-raw-keys {other:?}: expected exact or any")),
+        _ => RawKeyLookup::Exact,
     };
     let postgres = PostgresKeyStore::builder(url)
         .dialect(args.dialect)
@@ -294,9 +334,13 @@ async fn main() -> ExitCode {
         .init();
     let args = match parse_args() {
         Ok(args) => args,
-        Err(message) => {
+        Err((message, 0)) => {
+            println!("{}", message.trim_end());
+            return ExitCode::SUCCESS;
+        }
+        Err((message, code)) => {
             eprintln!("{message}");
-            return ExitCode::from(2);
+            return ExitCode::from(code);
         }
     };
     let file = match MemoryStore::from_json_file(&args.keys) {
