@@ -34,18 +34,29 @@
 //! The pieces:
 //! - [`core`]: the decision itself, plain synchronous code (sans-IO).
 //! - [`NotifyAuthLayer`] / [`InternalAuthLayer`]: the tower middleware, with optional request
-//!   binding ([`NotifyAuthLayer::request_binding`]).
+//!   binding ([`NotifyAuthLayer::request_binding`]), optional authentication
+//!   ([`NotifyAuthLayer::optional`]), and services and the internal client on one route
+//!   ([`NotifyAuthLayer::or_internal`]); with feature `tower-http`, the same as tower-http's
+//!   `AsyncAuthorizeRequest` (`AuthLayer::authorizer`).
 //! - [`KeyStore`] and the built-in [`MemoryStore`] (in code or from a JSON key file); with
 //!   features, `store::CachedKeyStore` (`cache`) and `store::PostgresKeyStore` (`postgres`).
 //! - [`token`]: minting tokens (bound or not) and reading combined API keys.
-//! - `axum` (feature, default): [`Principal`] as an extractor.
+//! - [`Dialect`]: answering as GC Notify, Notify.gov or VA Notify instead.
+//! - `axum` (feature, default): [`Principal`], [`InternalCaller`] and [`Caller`] as extractors.
+//! - `metrics` (feature): the crate's counters and histograms ([`metrics`] lists them).
+//! - `testing` (feature): headers and a fixed-principal layer for your handlers' tests.
 //!
-//! The behaviour contract is `notify-auth.md` in the project's shared specification; the few
-//! places where this crate may answer differently from Notify are its §9.
+//! The behaviour the crate implements is written down in `docs/contract.md`, shipped with the
+//! crate ([on docs.rs](https://docs.rs/crate/notify-auth/latest/source/docs/contract.md)):
+//! "contract §N" in this documentation is a section of that page. Where the crate answers
+//! differently from Notify, and how each fork answers, is `docs/compatibility.md`
+//! ([on docs.rs](https://docs.rs/crate/notify-auth/latest/source/docs/compatibility.md)).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_code)]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 pub mod clock;
 pub mod core;
@@ -56,6 +67,7 @@ pub mod metrics;
 pub mod model;
 pub mod store;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod token;
 pub mod usage;

@@ -51,6 +51,7 @@ use http_body_util::Either;
 use tower::{Layer, Service};
 
 #[cfg(feature = "tower-http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-http")))]
 pub use self::authorizer::{AuthorizeFuture, Authorizer};
 pub use self::either::{Caller, ServiceOrInternal};
 pub use self::internal::{Internal, InternalCaller};

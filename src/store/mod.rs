@@ -64,12 +64,14 @@ use crate::model::ServiceRecord;
 pub(crate) type ServiceMap<V> = HashMap<Uuid, V, foldhash::fast::RandomState>;
 
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use self::cache::{
     CacheStats, CachedKeyStore, CachedKeyStoreBuilder, DEFAULT_MAX_SERVICES, DEFAULT_NEGATIVE_TTL,
     DEFAULT_SAFETY_TTL, DEFAULT_TTL,
 };
 pub use self::memory::{LoadError, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use self::postgres::*;
 
 /// A source of services and their API keys.
