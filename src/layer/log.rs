@@ -65,28 +65,51 @@ pub(super) fn log_public_success<B>(p: &Principal, request: &Request<B>, dialect
         .map(|v| String::from_utf8_lossy(v.as_bytes()));
     let user_agent = user_agent.as_deref().unwrap_or("None");
     let url = BaseUrl(request);
-    match dialect {
-        Dialect::Uk | Dialect::Gov => tracing::info!(
-            target: AUTHORISED_TARGET,
-            service_id = %service_id,
-            api_key_id = %api_key_id,
-            key_type = %p.key_type,
-            user_agent,
-            url = %url,
-            "API authorised for service {service_id} with api key {api_key_id}, using issuer \
-             {user_agent} for URL: {url}",
-        ),
-        // GC and VA Notify name the client, not the URL (VA also the service's name).
-        Dialect::Gc | Dialect::Va => tracing::info!(
-            target: AUTHORISED_TARGET,
-            service_id = %service_id,
-            api_key_id = %api_key_id,
-            key_type = %p.key_type,
-            user_agent,
-            url = %url,
-            "API authorised for service {service_id} with api key {api_key_id}, using client \
-             {user_agent}",
-        ),
+    let message = SuccessMessage {
+        dialect,
+        service_id,
+        api_key_id,
+        user_agent,
+        url: &url,
+    };
+    tracing::info!(
+        target: AUTHORISED_TARGET,
+        service_id = %service_id,
+        api_key_id = %api_key_id,
+        key_type = %p.key_type,
+        user_agent,
+        url = %url,
+        "{message}",
+    );
+}
+
+/// The success line's message, in the dialect's words (written only if the line is).
+struct SuccessMessage<'a, B> {
+    dialect: Dialect,
+    service_id: &'a str,
+    api_key_id: &'a str,
+    user_agent: &'a str,
+    url: &'a BaseUrl<'a, B>,
+}
+
+impl<B> fmt::Display for SuccessMessage<'_, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (service_id, api_key_id) = (self.service_id, self.api_key_id);
+        let user_agent = self.user_agent;
+        match self.dialect {
+            Dialect::Uk | Dialect::Gov => write!(
+                f,
+                "API authorised for service {service_id} with api key {api_key_id}, using \
+                 issuer {user_agent} for URL: {}",
+                self.url
+            ),
+            // GC and VA Notify name the client, not the URL (VA also the service's name).
+            Dialect::Gc | Dialect::Va => write!(
+                f,
+                "API authorised for service {service_id} with api key {api_key_id}, using \
+                 client {user_agent}"
+            ),
+        }
     }
 }
 
