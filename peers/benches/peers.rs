@@ -34,7 +34,9 @@ use axum::routing::get;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use notify_auth::token::create_token_at;
-use notify_auth::{ApiKey, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, Service};
+use notify_auth::{
+    ApiKey, KeyType, MemoryStore, NotifyAuthLayer, Principal, Secret, ServiceRecord,
+};
 use tower::{ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
@@ -76,7 +78,7 @@ fn open() -> Router {
 }
 
 fn notify_auth(keys: usize) -> Router {
-    let service = (0..keys).fold(Service::new(service_id(), true), |s, i| {
+    let service = (0..keys).fold(ServiceRecord::new(service_id(), true), |s, i| {
         s.with_key(ApiKey::new(
             Uuid::from_u128(i as u128 + 1),
             Secret::new(secret(i)),
