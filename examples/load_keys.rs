@@ -8,11 +8,12 @@
 //!
 //! `--secret-format itsdangerous|fernet` writes each secret as GOV.UK Notify / GC Notify or
 //! Notify.gov store it (keyed by `SECRET_KEY` and `DANGEROUS_SALT` from the environment), for
-//! the demo server's `--secret-format`. The URL may come from `DATABASE_URL` instead. The example applies the migration
-//! (`migrations/0001_notify_auth.sql`, the tables and the index, and `0002`, the notification
-//! triggers)
-//! if needed, then inserts or updates every service and API key of the file in one
-//! transaction (`INSERT … ON CONFLICT (id) DO UPDATE`), and prints the counts. Rows that are
+//! the demo server's `--secret-format`. The URL may come from `DATABASE_URL` instead. The
+//! example applies the migrations (`migrations/0001_notify_auth.sql`, the tables and the
+//! index; `0002`, the notification triggers; `0003`, the gate's columns and permissions) if
+//! needed, then inserts or updates every service (with its rate limit, restricted flag and
+//! permissions) and API key of the file in one transaction (`INSERT … ON CONFLICT (id) DO
+//! UPDATE`), and prints the counts. Rows that are
 //! in the database but not in the file are left alone. Internal clients are not stored in
 //! the database: the demo server still reads them from `--keys`.
 //!
@@ -160,8 +161,9 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot start a transaction: {}", db_error(&e)))?;
     let upsert_service = tx
         .prepare(
-            "INSERT INTO services (id, active) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active \
+            "INSERT INTO services (id, active, rate_limit, restricted) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active, \
+             rate_limit = EXCLUDED.rate_limit, restricted = EXCLUDED.restricted \
              RETURNING (xmax = 0) AS inserted",
         )
         .await
@@ -190,11 +192,30 @@ async fn run(args: Args) -> Result<(), String> {
         let service = store
             .get(id)
             .ok_or_else(|| format!("service {id} was not read from the file"))?;
+        let (rate_limit, restricted) = (service.rate_limit(), service.is_restricted());
         let row = tx
-            .query_one(&upsert_service, &[&id, &service.is_active()])
+            .query_one(
+                &upsert_service,
+                &[&id, &service.is_active(), &rate_limit, &restricted],
+            )
             .await
             .map_err(|e| format!("service {id}: {}", db_error(&e)))?;
         count(&mut services, row.get(0));
+        // The file's permissions replace the service's.
+        tx.execute(
+            "DELETE FROM service_permissions WHERE service_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(|e| format!("service {id}: permissions: {}", db_error(&e)))?;
+        for permission in service.permissions() {
+            tx.execute(
+                "INSERT INTO service_permissions (service_id, permission) VALUES ($1, $2)",
+                &[&id, permission],
+            )
+            .await
+            .map_err(|e| format!("service {id}: permission {permission}: {}", db_error(&e)))?;
+        }
         for key in service.api_keys() {
             let expiry_date = key.expiry_date().map(|at| {
                 let at = at.to_offset(time::UtcOffset::UTC);

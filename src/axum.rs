@@ -1,5 +1,5 @@
-//! axum integration (feature `axum`): [`Principal`], [`InternalCaller`] and [`Caller`] as
-//! extractors.
+//! axum integration (feature `axum`): [`Principal`], [`InternalCaller`], [`Caller`] and the
+//! service's record ([`AuthenticatedService`]) as extractors.
 //!
 //! Behind [`NotifyAuthLayer`](crate::NotifyAuthLayer), a handler takes the [`Principal`]
 //! directly; `Option<Principal>` also works (axum's `OptionalFromRequestParts`) for handlers
@@ -25,8 +25,10 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
+use std::sync::Arc;
+
 use crate::layer::{Caller, InternalCaller};
-use crate::model::Principal;
+use crate::model::{Principal, ServiceRecord};
 
 /// The body of the 500 answered when a handler's extractor finds no layer in front of it.
 pub const MISSING_LAYER_BODY: &str = "{\"errors\":[{\"error\":\"AuthError\",\"message\":\"Internal server error\"}],\"status_code\":500}\n";
@@ -105,5 +107,62 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Caller>().cloned())
+    }
+}
+
+/// The record of the service a request was authenticated as (the `Arc<ServiceRecord>` the
+/// layer puts in the request's extensions), as an extractor: its rate limit, whether it is
+/// restricted, its permissions and the application's data, without a second lookup.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use notify_auth::axum::AuthenticatedService;
+/// use notify_auth::{MemoryStore, NotifyAuthLayer};
+///
+/// async fn send_sms(service: AuthenticatedService) -> Result<&'static str, (http::StatusCode, &'static str)> {
+///     if !service.has_permission("sms") {
+///         return Err((http::StatusCode::BAD_REQUEST, "Service is not allowed to send text messages"));
+///     }
+///     Ok("sent")
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/v2/notifications/sms", post(send_sms))
+///     .layer(NotifyAuthLayer::new(MemoryStore::default()));
+/// # let _ = app;
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthenticatedService(pub Arc<ServiceRecord>);
+
+impl std::ops::Deref for AuthenticatedService {
+    type Target = ServiceRecord;
+
+    fn deref(&self) -> &ServiceRecord {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedService {
+    type Rejection = MissingAuthLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Arc<ServiceRecord>>()
+            .cloned()
+            .map(AuthenticatedService)
+            .ok_or(MissingAuthLayer("Arc<ServiceRecord>"))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedService {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Arc<ServiceRecord>>()
+            .cloned()
+            .map(AuthenticatedService))
     }
 }

@@ -86,7 +86,9 @@ pub use crate::layer::{
     ResponseFuture, ServiceOrInternalAuth, ServiceOrInternalAuthLayer, V1Errors, V2Errors,
     authorize_headers,
 };
-pub use crate::model::{ApiKey, InternalClient, KeyType, Principal, Secret, ServiceRecord};
+pub use crate::model::{
+    ApiKey, DEFAULT_RATE_LIMIT, InternalClient, KeyType, Principal, Secret, ServiceRecord,
+};
 pub use crate::store::{KeyBySecret, KeyStore, KeyStoreError, LoadError, MemoryStore};
 
 /// The README's examples, compiled and run as doctests.

@@ -242,7 +242,21 @@ impl ApiKey {
     }
 }
 
-/// A service and its API keys, as a [`KeyStore`](crate::KeyStore) returns it.
+/// GOV.UK Notify's default `services.rate_limit`: requests per minute, per key type (GC
+/// Notify's model defaults to 1,000; a store reading the column gets the service's own).
+pub const DEFAULT_RATE_LIMIT: i32 = 3000;
+
+/// A service, its API keys, and what Notify's request gate reads of it, as a
+/// [`KeyStore`](crate::KeyStore) returns it. The layer hands it to handlers (the request's
+/// extensions hold the `Arc<ServiceRecord>` the key came from), so they need not look the
+/// service up again.
+///
+/// Besides the keys, Notify's gate fields: the API rate limit ([`ServiceRecord::rate_limit`]),
+/// whether the service is restricted (in trial mode), and its permissions (`email`, `sms`,
+/// `letter`, `international_sms`…); and room for an application's own data, of any type
+/// ([`ServiceRecord::with_data`]). The built-in stores fill the gate fields from Notify's
+/// columns, and put a `serde_json::Value` in the data: the key file's `"data"`, or the
+/// columns a [`PostgresKeyStore`](crate::store) is asked for.
 ///
 /// A service also remembers which of its keys last verified a token, and that key is tried
 /// first next time (keys' secrets are distinct, so this changes only the work, never the
@@ -253,6 +267,10 @@ pub struct ServiceRecord {
     active: bool,
     api_keys: Vec<ApiKey>,
     last_match: AtomicUsize,
+    rate_limit: i32,
+    restricted: bool,
+    permissions: Vec<String>,
+    data: http::Extensions,
 }
 
 impl Clone for ServiceRecord {
@@ -262,6 +280,10 @@ impl Clone for ServiceRecord {
             active: self.active,
             api_keys: self.api_keys.clone(),
             last_match: AtomicUsize::new(self.last_match.load(Ordering::Relaxed)),
+            rate_limit: self.rate_limit,
+            restricted: self.restricted,
+            permissions: self.permissions.clone(),
+            data: self.data.clone(),
         }
     }
 }
@@ -272,24 +294,66 @@ impl fmt::Debug for ServiceRecord {
             .field("id", &self.id)
             .field("active", &self.active)
             .field("api_keys", &self.api_keys)
+            .field("rate_limit", &self.rate_limit)
+            .field("restricted", &self.restricted)
+            .field("permissions", &self.permissions)
+            .field("data", &self.data.len())
             .finish()
     }
 }
 
 impl ServiceRecord {
-    /// A service with no keys yet. An inactive service is one Notify calls archived.
+    /// A service with no keys yet, Notify's default rate limit ([`DEFAULT_RATE_LIMIT`]), not
+    /// restricted, with no permissions and no data. An inactive service is one Notify calls
+    /// archived.
     pub fn new(id: Uuid, active: bool) -> Self {
         ServiceRecord {
             id,
             active,
             api_keys: Vec::new(),
             last_match: AtomicUsize::new(NO_MATCH),
+            rate_limit: DEFAULT_RATE_LIMIT,
+            restricted: false,
+            permissions: Vec::new(),
+            data: http::Extensions::new(),
         }
     }
 
     /// Adds a key.
     pub fn with_key(mut self, key: ApiKey) -> Self {
         self.api_keys.push(key);
+        self
+    }
+
+    /// Sets the API rate limit: requests per minute for each key type (Notify's
+    /// `services.rate_limit`).
+    pub fn with_rate_limit(mut self, rate_limit: i32) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets whether the service is restricted (Notify's trial mode: `services.restricted`).
+    pub fn with_restricted(mut self, restricted: bool) -> Self {
+        self.restricted = restricted;
+        self
+    }
+
+    /// Sets the service's permissions (Notify's `service_permissions`: `email`, `sms`,
+    /// `letter`, `international_sms`, `inbound_sms`…), kept sorted.
+    pub fn with_permissions<P: Into<String>>(
+        mut self,
+        permissions: impl IntoIterator<Item = P>,
+    ) -> Self {
+        self.permissions = permissions.into_iter().map(Into::into).collect();
+        self.permissions.sort_unstable();
+        self.permissions.dedup();
+        self
+    }
+
+    /// Attaches data of the application's own, one value per type (a second of the same type
+    /// replaces the first); read it back with [`ServiceRecord::data`].
+    pub fn with_data<T: Clone + Send + Sync + 'static>(mut self, data: T) -> Self {
+        self.data.insert(data);
         self
     }
 
@@ -306,6 +370,33 @@ impl ServiceRecord {
     /// All of the service's keys, revoked ones included.
     pub fn api_keys(&self) -> &[ApiKey] {
         &self.api_keys
+    }
+
+    /// The API rate limit: requests per minute for each key type.
+    pub fn rate_limit(&self) -> i32 {
+        self.rate_limit
+    }
+
+    /// Whether the service is restricted (in trial mode).
+    pub fn is_restricted(&self) -> bool {
+        self.restricted
+    }
+
+    /// The service's permissions, sorted.
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+
+    /// Whether the service has `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions
+            .binary_search_by(|p| p.as_str().cmp(permission))
+            .is_ok()
+    }
+
+    /// The application's data of type `T`, if the store attached some.
+    pub fn data<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.data.get::<T>()
     }
 
     /// Two keys of the service that share a secret, if any. Such a service is refused by the

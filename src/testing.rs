@@ -48,6 +48,7 @@
 //! # }).unwrap();
 //! ```
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -58,7 +59,7 @@ use uuid::Uuid;
 use crate::core::{is_listed, judge_key};
 use crate::dialect::Dialect;
 use crate::layer::{Caller, InternalCaller};
-use crate::model::{InternalClient, Principal};
+use crate::model::{InternalClient, Principal, ServiceRecord};
 use crate::store::MemoryStore;
 use crate::token::create_token_at;
 
@@ -138,11 +139,13 @@ fn unix_now() -> i64 {
 }
 
 /// A layer that lets every request through as one caller, putting in its extensions what
-/// the authentication layer would: the [`Principal`] or the [`InternalCaller`], and the
-/// [`Caller`]. For a handler's tests, in place of the authentication layer; it checks nothing.
+/// the authentication layer would: the [`Principal`] or the [`InternalCaller`], the
+/// [`Caller`], and with [`FixedPrincipalLayer::with_service`] the service's record. For a
+/// handler's tests, in place of the authentication layer; it checks nothing.
 #[derive(Clone, Debug)]
 pub struct FixedPrincipalLayer {
     caller: Caller,
+    service: Option<Arc<ServiceRecord>>,
 }
 
 impl FixedPrincipalLayer {
@@ -150,6 +153,7 @@ impl FixedPrincipalLayer {
     pub fn service(principal: Principal) -> Self {
         FixedPrincipalLayer {
             caller: Caller::Service(principal),
+            service: None,
         }
     }
 
@@ -157,7 +161,16 @@ impl FixedPrincipalLayer {
     pub fn internal(client_id: &str) -> Self {
         FixedPrincipalLayer {
             caller: Caller::Internal(InternalCaller::new(client_id)),
+            service: None,
         }
+    }
+
+    /// Every request also comes with `service` as the record the principal's key came from
+    /// (the `Arc<ServiceRecord>` the layer hands on, for handlers that read the service's rate
+    /// limit, permissions or data).
+    pub fn with_service(mut self, service: ServiceRecord) -> Self {
+        self.service = Some(Arc::new(service));
+        self
     }
 }
 
@@ -168,6 +181,7 @@ impl<S> Layer<S> for FixedPrincipalLayer {
         FixedPrincipal {
             inner,
             caller: self.caller.clone(),
+            service: self.service.clone(),
         }
     }
 }
@@ -177,6 +191,7 @@ impl<S> Layer<S> for FixedPrincipalLayer {
 pub struct FixedPrincipal<S> {
     inner: S,
     caller: Caller,
+    service: Option<Arc<ServiceRecord>>,
 }
 
 impl<S, B> Service<Request<B>> for FixedPrincipal<S>
@@ -198,6 +213,9 @@ where
             Caller::Internal(caller) => extensions.insert(caller.clone()).map(drop),
         };
         extensions.insert(self.caller.clone());
+        if let Some(service) = &self.service {
+            extensions.insert(Arc::clone(service));
+        }
         self.inner.call(request)
     }
 }

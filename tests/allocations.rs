@@ -58,8 +58,9 @@ fn deciding_allocates_nothing() {
 }
 
 /// The layer around a no-op service on the success path. With the in-memory store, only the
-/// three allocations `http::Extensions` takes to hold the principal (the map's box, its
-/// table, the boxed value): the store answers at once (`KeyStore::service_now`), so the layer
+/// four allocations `http::Extensions` takes to hold the principal and the service's record
+/// (the map's box, its table, and each boxed value: the record's is an `Arc`, shared, not
+/// copied): the store answers at once (`KeyStore::service_now`), so the layer
 /// decides in `call` and hands the request to the ready inner service, with no future of its
 /// own. So does a cache holding the service. A store that does not answer at once (here the
 /// same store behind a wrapper that only implements `service`) costs the layer's boxed
@@ -109,15 +110,15 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
         decide(); // warm up
         decide()
     };
-    assert_eq!(count(Arc::new(store()), &header, Dialect::Uk), 3);
-    assert_eq!(count(Arc::new(AsyncOnly(store())), &header, Dialect::Uk), 7);
+    assert_eq!(count(Arc::new(store()), &header, Dialect::Uk), 4);
+    assert_eq!(count(Arc::new(AsyncOnly(store())), &header, Dialect::Uk), 8);
     // GC Notify's raw key, found by its secret in the in-memory store's index: the same.
     let raw = format!(
         "ApiKey-v1 {}",
         notify_auth::token::gc_key_string("k", S, K1_SECRET)
     );
-    assert_eq!(count(Arc::new(store()), &raw, Dialect::Gc), 3);
-    assert_eq!(count(Arc::new(store()), &header, Dialect::Gc), 3);
+    assert_eq!(count(Arc::new(store()), &raw, Dialect::Gc), 4);
+    assert_eq!(count(Arc::new(store()), &header, Dialect::Gc), 4);
     // A cache hit over a store that only answers through its future (as PostgreSQL does)
     // costs what the in-memory store's lookup costs.
     #[cfg(feature = "cache")]
@@ -127,7 +128,7 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
             .build()
             .unwrap();
         runtime.block_on(cache.service(S)).unwrap().unwrap();
-        assert_eq!(count(Arc::new(cache.clone()), &header, Dialect::Uk), 3);
+        assert_eq!(count(Arc::new(cache.clone()), &header, Dialect::Uk), 4);
         assert_eq!(cache.stats().store_calls, 1);
     }
 }

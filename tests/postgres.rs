@@ -555,13 +555,14 @@ async fn the_migration_is_idempotent_and_safe_to_run_concurrently() {
         .sql
         .query_one(
             "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'notify_auth_%' \
-             AND tgrelid IN ('services'::regclass, 'api_keys'::regclass)",
+             AND tgrelid IN ('services'::regclass, 'api_keys'::regclass, \
+             'service_permissions'::regclass)",
             &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(triggers, 4);
+    assert_eq!(triggers, 6);
     assert!(TRIGGERS.contains(INVALIDATION_CHANNEL));
     assert!(
         !MIGRATION.contains("TRIGGER"),
@@ -577,6 +578,58 @@ async fn the_migration_is_idempotent_and_safe_to_run_concurrently() {
         )
         .await;
     assert!(bad.is_err());
+}
+
+/// The migration's gate fields (GOV.UK Notify's defaults: 3000 requests a minute, not
+/// restricted, no permissions) come with the keys, in the lookup's one query.
+#[tokio::test]
+async fn the_gate_fields_come_with_the_keys() {
+    let Some(db) = setup("the_gate_fields_come_with_the_keys").await else {
+        return;
+    };
+    let (plain, gated) = (db.service(true).await, db.service(true).await);
+    db.key(plain, "normal", None).await;
+    db.key(gated, "team", None).await;
+    db.sql
+        .execute(
+            "UPDATE services SET rate_limit = 60, restricted = true WHERE id = $1",
+            &[&gated],
+        )
+        .await
+        .unwrap();
+    for permission in ["sms", "international_sms", "email"] {
+        db.sql
+            .execute(
+                "INSERT INTO service_permissions (service_id, permission) VALUES ($1, $2)",
+                &[&gated, &permission],
+            )
+            .await
+            .unwrap();
+    }
+    let store = store(&db.url);
+    let plain = store.service(plain).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            plain.rate_limit(),
+            plain.is_restricted(),
+            plain.permissions()
+        ),
+        (notify_auth::DEFAULT_RATE_LIMIT, false, &[][..])
+    );
+    assert_eq!(plain.data::<serde_json::Value>(), None);
+    let queries = store.stats().queries;
+    let gated = store.service(gated).await.unwrap().unwrap();
+    assert_eq!(store.stats().queries, queries + 1, "one query per lookup");
+    assert_eq!(
+        (
+            gated.rate_limit(),
+            gated.is_restricted(),
+            gated.api_keys().len()
+        ),
+        (60, true, 1)
+    );
+    assert_eq!(gated.permissions(), ["email", "international_sms", "sms"]);
+    assert!(gated.has_permission("sms") && !gated.has_permission("letter"));
 }
 
 #[tokio::test]
@@ -780,7 +833,16 @@ async fn notify_tables_are_read_and_never_altered() {
                  active boolean NOT NULL, message_limit bigint NOT NULL,
                  restricted boolean NOT NULL, email_from text NOT NULL UNIQUE,
                  created_by_id uuid NOT NULL REFERENCES {ns}.users (id),
-                 version integer NOT NULL);
+                 version integer NOT NULL, rate_limit integer NOT NULL);
+             CREATE TABLE {ns}.service_permission_types (name varchar(255) PRIMARY KEY);
+             INSERT INTO {ns}.service_permission_types
+                 VALUES ('email'), ('sms'), ('letter'), ('international_sms');
+             CREATE TABLE {ns}.service_permissions (
+                 service_id uuid NOT NULL REFERENCES {ns}.services (id),
+                 permission varchar(255) NOT NULL
+                     REFERENCES {ns}.service_permission_types (name),
+                 created_at timestamp NOT NULL,
+                 PRIMARY KEY (service_id, permission));
              CREATE TABLE {ns}.services_history (
                  id uuid NOT NULL, version integer NOT NULL, name varchar(255) NOT NULL,
                  active boolean NOT NULL, PRIMARY KEY (id, version));
@@ -813,9 +875,19 @@ async fn notify_tables_are_read_and_never_altered() {
         .execute(
             &format!(
                 "INSERT INTO {ns}.services VALUES ($1, 'Service', now(), NULL, true, 250000, \
-                 false, 'service', $2, 1)"
+                 true, 'service', $2, 1, 1200)"
             ),
             &[&service, &user],
+        )
+        .await
+        .unwrap();
+    db.sql
+        .execute(
+            &format!(
+                "INSERT INTO {ns}.service_permissions VALUES ($1, 'sms', now()), \
+                 ($1, 'email', now())"
+            ),
+            &[&service],
         )
         .await
         .unwrap();
@@ -867,7 +939,9 @@ async fn notify_tables_are_read_and_never_altered() {
 
     let schema = Schema::default()
         .services_table(format!("{ns}.services"))
-        .api_keys_table(format!("{ns}.api_keys"));
+        .api_keys_table(format!("{ns}.api_keys"))
+        .permissions_table(format!("{ns}.service_permissions"))
+        .service_data_columns(["name", "message_limit", "email_from"]);
     let store = PostgresKeyStore::builder(&db.url)
         .schema(schema)
         .secret_format(format.clone())
@@ -896,6 +970,24 @@ async fn notify_tables_are_read_and_never_altered() {
         authenticate(&cache, fresh_id(), &live_secret).await,
         Err(NOT_FOUND.to_owned())
     );
+    // Notify's gate fields and the application's columns, in the same query.
+    let queries = store.stats().queries;
+    let record = store.service(service).await.unwrap().unwrap();
+    assert_eq!(store.stats().queries, queries + 1, "one query per lookup");
+    assert_eq!(
+        (
+            record.rate_limit(),
+            record.is_restricted(),
+            record.permissions()
+        ),
+        (1200, true, &["email".to_owned(), "sms".to_owned()][..])
+    );
+    assert_eq!(
+        record.data::<serde_json::Value>(),
+        Some(
+            &serde_json::json!({"name": "Service", "message_limit": 250000, "email_from": "service"})
+        )
+    );
     assert!(
         store.migrate().await.is_err(),
         "migrate() refuses other tables"
@@ -905,7 +997,7 @@ async fn notify_tables_are_read_and_never_altered() {
     // The explicit step: the triggers, on these tables, once however often it runs.
     store.install_triggers().await.unwrap();
     store.install_triggers().await.unwrap();
-    assert_eq!(ddl_state().await, (before.0, before.1 + 4));
+    assert_eq!(ddl_state().await, (before.0, before.1 + 6));
     listener.abort();
     let listener = store.spawn_invalidation_listener(cache.clone());
     assert!(listener.wait_until_listening(Duration::from_secs(5)).await);
@@ -922,6 +1014,20 @@ async fn notify_tables_are_read_and_never_altered() {
     })
     .await;
     assert!(took.is_some(), "the revocation reached the cache");
+    // A permission granted reaches the cache as a key's change does.
+    db.sql
+        .execute(
+            &format!("INSERT INTO {ns}.service_permissions VALUES ($1, 'letter', now())"),
+            &[&service],
+        )
+        .await
+        .unwrap();
+    let took = within(Duration::from_secs(2), || async {
+        let record = cache.service(service).await.unwrap().unwrap();
+        record.has_permission("letter")
+    })
+    .await;
+    assert!(took.is_some(), "the new permission reached the cache");
     listener.abort();
     db.sql
         .batch_execute(&format!("DROP SCHEMA {ns} CASCADE"))

@@ -6,7 +6,7 @@ use http::{Extensions, Request};
 use super::internal::{Internal, InternalCaller};
 use super::log::record_on_span;
 use super::private::Now;
-use super::public::{Continue, Found, Public, decide_now};
+use super::public::{Authenticated, Continue, Found, Public, decide_now};
 use super::{Rejection, Scheme, authorization};
 use crate::core::Presented;
 use crate::model::Principal;
@@ -37,11 +37,11 @@ impl<B: Send + 'static> Scheme<B> for ServiceOrInternal {
     /// once its `iss` is read.
     const ROUTE: &'static str = "public";
 
-    type Granted = Caller;
+    type Granted = Granted;
     type Body = B;
     type Pending = Continue;
 
-    fn authorize_now(&self, request: &Request<B>, now: i64) -> Now<Caller, Continue> {
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> Now<Granted, Continue> {
         if let Some(why) = self.public.passes_unauthenticated(request) {
             return Now::Unauthenticated(why);
         }
@@ -51,13 +51,14 @@ impl<B: Send + 'static> Scheme<B> for ServiceOrInternal {
             Presented::parse(&authorization, dialect, internal.client.id(), internal.role);
         let parsed = match presented {
             Ok(Presented::Internal(token)) => {
-                return Now::Decided(internal.judge(&token, now).map(Caller::Internal));
+                let judged = internal.judge(&token, now);
+                return Now::Decided(judged.map(Granted::Internal));
             }
             Ok(Presented::Service(credential)) => Ok(credential),
             Err(e) => Err(e),
         };
-        decide_now(parsed, &self.public, now, |authorized| {
-            Ok(Caller::Service(authorized.principal()))
+        decide_now(parsed, &self.public, now, |authorized, service| {
+            Ok(Granted::Service(Authenticated::of(&authorized, service)))
         })
     }
 
@@ -66,36 +67,44 @@ impl<B: Send + 'static> Scheme<B> for ServiceOrInternal {
         request: Request<B>,
         now: i64,
         pending: Continue,
-    ) -> Result<(Request<B>, Caller), Rejection> {
+    ) -> Result<(Request<B>, Granted), Rejection> {
         let mut found = Found::default();
-        let authorized = self
+        let (authorized, service) = self
             .public
             .authorize_pending(pending, now, &mut found)
             .await?;
-        Ok((request, Caller::Service(authorized.principal())))
+        let granted = Authenticated::of(&authorized, &service);
+        Ok((request, Granted::Service(granted)))
     }
 
-    fn log_success<Head>(&self, caller: &Caller, request: &Request<Head>, now: i64) {
-        match caller {
-            Caller::Service(p) => self.public.succeeded(p, request, now),
-            Caller::Internal(caller) => Internal::log_success(caller, request),
+    fn log_success<Head>(&self, granted: &Granted, request: &Request<Head>, now: i64) {
+        match granted {
+            Granted::Service(granted) => self.public.succeeded(&granted.principal, request, now),
+            Granted::Internal(caller) => Internal::log_success(caller, request),
         }
     }
 
-    fn counted(caller: &Caller) -> (&'static str, &'static str) {
-        match caller {
-            Caller::Service(p) => {
-                record_on_span(p);
-                ("public", p.key_type.as_str())
+    fn counted(granted: &Granted) -> (&'static str, &'static str) {
+        match granted {
+            Granted::Service(granted) => {
+                record_on_span(&granted.principal);
+                ("public", granted.principal.key_type.as_str())
             }
-            Caller::Internal(_) => ("internal", "internal"),
+            Granted::Internal(_) => ("internal", "internal"),
         }
     }
 
-    fn extend(caller: Caller, extensions: &mut Extensions) {
-        match &caller {
-            Caller::Service(p) => extensions.insert(*p).map(drop),
-            Caller::Internal(c) => extensions.insert(c.clone()).map(drop),
+    fn extend(granted: Granted, extensions: &mut Extensions) {
+        let caller = match granted {
+            Granted::Service(granted) => {
+                let caller = Caller::Service(granted.principal);
+                granted.extend(extensions);
+                caller
+            }
+            Granted::Internal(caller) => {
+                extensions.insert(caller.clone());
+                Caller::Internal(caller)
+            }
         };
         extensions.insert(caller);
     }
@@ -103,4 +112,14 @@ impl<B: Send + 'static> Scheme<B> for ServiceOrInternal {
     fn pass_on(request: Request<B>) -> Request<B> {
         request
     }
+}
+
+/// What a route taking both grants: a service (its principal and record), or the internal
+/// client.
+#[derive(Clone, Debug)]
+pub enum Granted {
+    /// A service, by one of its keys.
+    Service(Authenticated),
+    /// The internal client.
+    Internal(InternalCaller),
 }

@@ -142,7 +142,8 @@ pub async fn authorize_headers_in(
     let credential = Credential::parse(&authorization, dialect)?;
     let mut found = Found::default();
     let asked = Asked::Nothing;
-    let authorized = authorize_public(&credential, store, None, now, asked, &mut found).await?;
+    let (authorized, _) =
+        authorize_public(&credential, store, None, now, asked, &mut found).await?;
     Ok(authorized.principal())
 }
 
@@ -155,7 +156,7 @@ pub(super) struct Found {
 }
 
 /// Steps 6 to 9 for a parsed public credential, asking the store (guarded) what `asked` does
-/// not already say.
+/// not already say: the key that matched, and the record it came from.
 async fn authorize_public<'s>(
     credential: &Credential<'_>,
     store: &dyn KeyStore,
@@ -163,12 +164,12 @@ async fn authorize_public<'s>(
     now: i64,
     asked: Asked,
     found: &'s mut Found,
-) -> Result<Authorized<'s>, Rejection> {
-    match credential {
+) -> Result<(Authorized<'s>, Arc<ServiceRecord>), Rejection> {
+    let authorized = match credential {
         Credential::Token(token) => {
             found.service = lookup(store, token.service_id(), timeout, asked).await?;
             let found: &'s Found = found;
-            Ok(authorize_key(token, found.service.as_deref(), now).await?)
+            authorize_key(token, found.service.as_deref(), now).await?
         }
         Credential::ApiKey(key) => {
             let secret = key.secret()?;
@@ -180,8 +181,13 @@ async fn authorize_public<'s>(
                 found.key = Some(key_id);
             }
             let found: &'s Found = found;
-            Ok(key.authorize_key(found.service.as_deref().zip(found.key))?)
+            key.authorize_key(found.service.as_deref().zip(found.key))?
         }
+    };
+    let found: &'s Found = found;
+    match &found.service {
+        Some(service) => Ok((authorized, Arc::clone(service))),
+        None => Err(no_record()),
     }
 }
 
@@ -225,7 +231,7 @@ pub(super) fn decide_now<T>(
     parsed: Result<Credential<'_>, AuthError>,
     public: &Public,
     now: i64,
-    finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
+    finish: impl FnOnce(Authorized<'_>, &Arc<ServiceRecord>) -> Result<T, Rejection>,
 ) -> Now<T, Continue> {
     let store = &*public.store;
     // Judged where it was parsed: moving the token out of the `Result` copies it.
@@ -248,7 +254,7 @@ fn token_now<T>(
     token: &PublicToken<'_>,
     store: &dyn KeyStore,
     now: i64,
-    finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
+    finish: impl FnOnce(Authorized<'_>, &Arc<ServiceRecord>) -> Result<T, Rejection>,
 ) -> ControlFlow<Result<T, Rejection>, Asked> {
     let service = match answer_now(|| store.service_now(token.service_id())) {
         None => return ControlFlow::Continue(Asked::Await),
@@ -264,7 +270,11 @@ fn token_now<T>(
         .then(|| keys.run(KEY_LOOP_SLICE))
         .flatten()
     {
-        Some(answer) => ControlFlow::Break(answer.map_err(Rejection::from).and_then(finish)),
+        Some(answer) => ControlFlow::Break(
+            answer
+                .map_err(Rejection::from)
+                .and_then(|authorized| granted(authorized, service.as_ref(), finish)),
+        ),
         None => ControlFlow::Continue(Asked::Answered(service)),
     }
 }
@@ -273,7 +283,7 @@ fn token_now<T>(
 fn api_key_now<T>(
     key: &ApiKeyString<'_>,
     store: &dyn KeyStore,
-    finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
+    finish: impl FnOnce(Authorized<'_>, &Arc<ServiceRecord>) -> Result<T, Rejection>,
 ) -> ControlFlow<Result<T, Rejection>, Asked> {
     let secret = match key.secret() {
         Ok(secret) => secret,
@@ -298,8 +308,51 @@ fn api_key_now<T>(
     ControlFlow::Break(
         key.authorize_key(found)
             .map_err(Rejection::from)
-            .and_then(finish),
+            .and_then(|authorized| granted(authorized, service.as_ref(), finish)),
     )
+}
+
+/// `finish` for a credential the key loop accepted, with the record its key came from (there
+/// is one whenever a key matched: a key is only ever found in its service's record).
+fn granted<T>(
+    authorized: Authorized<'_>,
+    service: Option<&Arc<ServiceRecord>>,
+    finish: impl FnOnce(Authorized<'_>, &Arc<ServiceRecord>) -> Result<T, Rejection>,
+) -> Result<T, Rejection> {
+    match service {
+        Some(service) => finish(authorized, service),
+        None => Err(no_record()),
+    }
+}
+
+/// A key that matched with no record to hand on: a key is only ever found in its service's
+/// record, so this is never answered unless a store breaks that.
+fn no_record() -> Rejection {
+    let error = KeyStoreError::new("a key matched outside any service record");
+    Rejection::KeyStore(Arc::new(error))
+}
+
+/// What a public route grants: the principal, and the record its key came from (in the
+/// request's extensions as `Principal` and `Arc<ServiceRecord>`).
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub(super) principal: Principal,
+    pub(super) service: Arc<ServiceRecord>,
+}
+
+impl Authenticated {
+    pub(super) fn of(authorized: &Authorized<'_>, service: &Arc<ServiceRecord>) -> Self {
+        Authenticated {
+            principal: authorized.principal(),
+            service: Arc::clone(service),
+        }
+    }
+
+    /// Puts the principal and the record where handlers find them.
+    pub(super) fn extend(self, extensions: &mut http::Extensions) {
+        extensions.insert(self.principal);
+        extensions.insert(self.service);
+    }
 }
 
 /// The bytes hashed between two yields to the runtime (about 50 µs of work), so that a
@@ -368,7 +421,7 @@ impl Public {
         pending: Continue,
         now: i64,
         found: &'s mut Found,
-    ) -> Result<Authorized<'s>, Rejection> {
+    ) -> Result<(Authorized<'s>, Arc<ServiceRecord>), Rejection> {
         let Continue { credential, asked } = pending;
         let (store, timeout) = (&*self.store, self.store_timeout);
         authorize_public(&credential, store, timeout, now, asked, found).await
@@ -379,7 +432,7 @@ impl Public {
         &self,
         headers: &HeaderMap,
         now: i64,
-        finish: impl FnOnce(Authorized<'_>) -> Result<T, Rejection>,
+        finish: impl FnOnce(Authorized<'_>, &Arc<ServiceRecord>) -> Result<T, Rejection>,
     ) -> Now<T, Continue> {
         let authorization = authorization(headers);
         decide_now(
@@ -394,16 +447,16 @@ impl Public {
 impl<B: Send + 'static> Scheme<B> for Public {
     const ROUTE: &'static str = "public";
 
-    type Granted = Principal;
+    type Granted = Authenticated;
     type Body = B;
     type Pending = Continue;
 
-    fn authorize_now(&self, request: &Request<B>, now: i64) -> Now<Principal, Continue> {
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> Now<Authenticated, Continue> {
         if let Some(why) = self.passes_unauthenticated(request) {
             return Now::Unauthenticated(why);
         }
-        self.decide_now(request.headers(), now, |authorized| {
-            Ok(authorized.principal())
+        self.decide_now(request.headers(), now, |authorized, service| {
+            Ok(Authenticated::of(&authorized, service))
         })
     }
 
@@ -412,19 +465,23 @@ impl<B: Send + 'static> Scheme<B> for Public {
         request: Request<B>,
         now: i64,
         pending: Continue,
-    ) -> Result<(Request<B>, Principal), Rejection> {
+    ) -> Result<(Request<B>, Authenticated), Rejection> {
         let mut found = Found::default();
-        let authorized = self.authorize_pending(pending, now, &mut found).await?;
-        Ok((request, authorized.principal()))
+        let (authorized, service) = self.authorize_pending(pending, now, &mut found).await?;
+        Ok((request, Authenticated::of(&authorized, &service)))
     }
 
-    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>, now: i64) {
-        self.succeeded(p, request, now);
+    fn log_success<Head>(&self, granted: &Authenticated, request: &Request<Head>, now: i64) {
+        self.succeeded(&granted.principal, request, now);
     }
 
-    fn counted(p: &Principal) -> (&'static str, &'static str) {
-        record_on_span(p);
-        ("public", p.key_type.as_str())
+    fn counted(granted: &Authenticated) -> (&'static str, &'static str) {
+        record_on_span(&granted.principal);
+        ("public", granted.principal.key_type.as_str())
+    }
+
+    fn extend(granted: Authenticated, extensions: &mut http::Extensions) {
+        granted.extend(extensions);
     }
 
     fn pass_on(request: Request<B>) -> Request<B> {
@@ -459,13 +516,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     const ROUTE: &'static str = "public";
-    type Granted = Principal;
+    type Granted = Authenticated;
     type Body = Either<Full<Bytes>, B>;
     type Pending = Continue;
 
     /// At once for a request without a body to read (the body's end is known); otherwise
     /// the credential is parsed here and the rest waits for the body.
-    fn authorize_now(&self, request: &Request<B>, now: i64) -> Now<Principal, Continue> {
+    fn authorize_now(&self, request: &Request<B>, now: i64) -> Now<Authenticated, Continue> {
         if let Some(why) = self.public.passes_unauthenticated(request) {
             return Now::Unauthenticated(why);
         }
@@ -478,10 +535,10 @@ where
         }
         let (method, path) = (request.method().as_str(), original_path(request));
         self.public
-            .decide_now(request.headers(), now, |authorized| {
+            .decide_now(request.headers(), now, |authorized, service| {
                 authorized.check_request(self.mode, method, path)?;
                 authorized.check_payload(self.mode, b"", false)?;
-                Ok(authorized.principal())
+                Ok(Authenticated::of(&authorized, service))
             })
     }
 
@@ -490,17 +547,18 @@ where
         request: Request<B>,
         now: i64,
         pending: Continue,
-    ) -> Result<(Request<Self::Body>, Principal), Rejection> {
+    ) -> Result<(Request<Self::Body>, Authenticated), Rejection> {
         let mut found = Found::default();
-        let authorized = self
+        let (authorized, service) = self
             .public
             .authorize_pending(pending, now, &mut found)
             .await?;
+        let granted = Authenticated::of(&authorized, &service);
         let (method, path) = (request.method().as_str(), original_path(&request));
         authorized.check_request(self.mode, method, path)?;
         if request.body().is_end_stream() || !authorized.wants_payload(self.mode) {
             authorized.check_payload(self.mode, b"", false)?;
-            return Ok((request.map(Either::Right), authorized.principal()));
+            return Ok((request.map(Either::Right), granted));
         }
         let (parts, body) = request.into_parts();
         if body.size_hint().lower() > self.max_body as u64 {
@@ -516,17 +574,21 @@ where
         authorized.check_payload(self.mode, &bytes, !bytes.is_empty())?;
         Ok((
             Request::from_parts(parts, Either::Left(Full::new(bytes))),
-            authorized.principal(),
+            granted,
         ))
     }
 
-    fn log_success<Head>(&self, p: &Principal, request: &Request<Head>, now: i64) {
-        self.public.succeeded(p, request, now);
+    fn log_success<Head>(&self, granted: &Authenticated, request: &Request<Head>, now: i64) {
+        self.public.succeeded(&granted.principal, request, now);
     }
 
-    fn counted(p: &Principal) -> (&'static str, &'static str) {
-        record_on_span(p);
-        ("public", p.key_type.as_str())
+    fn counted(granted: &Authenticated) -> (&'static str, &'static str) {
+        record_on_span(&granted.principal);
+        ("public", granted.principal.key_type.as_str())
+    }
+
+    fn extend(granted: Authenticated, extensions: &mut http::Extensions) {
+        granted.extend(extensions);
     }
 
     fn pass_on(request: Request<B>) -> Request<Self::Body> {

@@ -42,7 +42,9 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, ServiceRecord};
 ///     {"id": "<uuid>", "active": true, "api_keys": [
 ///       {"id": "<uuid>", "secret": "<string>", "key_type": "normal", "expiry_date": null,
 ///        "name": "<string>", "revoked": false}
-///     ]}
+///     ],
+///      "rate_limit": 3000, "restricted": false, "permissions": ["email", "sms"],
+///      "data": {"name": "<anything the application wants>"}}
 ///   ],
 ///   "internal_clients": {"notify-admin": ["<secret>", "<secret>"]}
 /// }
@@ -51,8 +53,11 @@ use crate::model::{ApiKey, InternalClient, KeyType, Secret, ServiceRecord};
 /// `key_type` is `normal`, `team` or `test`; `expiry_date` is `null` (or absent) for an
 /// active key, or the RFC 3339 time the key was revoked (in VA Notify's dialect, the time it
 /// expires). `name` (the key's name, which GC Notify's key strings carry) and `revoked` (VA
-/// Notify's flag) may be absent. `internal_clients` may be absent. Any other field is an
-/// error that names it.
+/// Notify's flag) may be absent. A service's gate fields may be absent: `rate_limit`
+/// (requests per minute per key type, default [`DEFAULT_RATE_LIMIT`](crate::DEFAULT_RATE_LIMIT)),
+/// `restricted` (default false), `permissions` (default none); `data`, any JSON, is the
+/// record's `serde_json::Value` ([`ServiceRecord::data`]). `internal_clients` may be absent.
+/// Any other field is an error that names it.
 ///
 /// The store also finds keys by their secret ([`KeyStore::key_by_secret`], GC Notify's raw
 /// keys) from an index made when it is built: one hash lookup of the secret's SHA-256 digest.
@@ -126,7 +131,13 @@ impl MemoryStore {
         })?;
         let mut builder = MemoryStore::builder();
         for (s, service) in file.services.into_iter().enumerate() {
-            let mut record = ServiceRecord::new(service.id, service.active);
+            let mut record = ServiceRecord::new(service.id, service.active)
+                .with_rate_limit(service.rate_limit)
+                .with_restricted(service.restricted)
+                .with_permissions(service.permissions);
+            if let Some(data) = service.data {
+                record = record.with_data(data);
+            }
             for (k, key) in service.api_keys.into_iter().enumerate() {
                 if key.secret.is_empty() {
                     return Err(err(Problem::Invalid(format!(
@@ -324,6 +335,18 @@ struct FileService {
     id: Uuid,
     active: bool,
     api_keys: Vec<FileKey>,
+    #[serde(default = "default_rate_limit")]
+    rate_limit: i32,
+    #[serde(default)]
+    restricted: bool,
+    #[serde(default)]
+    permissions: Vec<String>,
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+}
+
+fn default_rate_limit() -> i32 {
+    crate::model::DEFAULT_RATE_LIMIT
 }
 
 #[derive(Deserialize)]

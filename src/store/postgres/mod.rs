@@ -47,8 +47,8 @@ mod usage;
 
 use self::directory::Directory;
 pub use self::listener::{InvalidationListener, ListenerStatus};
+use self::schema::Optional;
 pub use self::schema::Schema;
-use self::schema::table;
 pub use self::secrets::{SecretFormat, SecretFormatError};
 use self::tls::Connector;
 pub use self::usage::PostgresUsageSink;
@@ -69,6 +69,13 @@ pub const MIGRATION: &str = include_str!("../../../migrations/0001_notify_auth.s
 /// ([`PostgresKeyStore::install_triggers`]; [`Schema::triggers_sql`] for other table names).
 /// Idempotent.
 pub const TRIGGERS: &str = include_str!("../../../migrations/0002_notify_auth_triggers.sql");
+
+/// What Notify's request gate reads of a service, for a database of the crate's own:
+/// `services.rate_limit` and `services.restricted`, the `service_permissions` table, and its
+/// triggers: `migrations/0003_notify_auth_gate.sql`. Idempotent; [`PostgresKeyStore::migrate`]
+/// applies it after [`MIGRATION`] and [`TRIGGERS`]. Never for a real Notify-family database,
+/// which has all of it.
+pub const GATE_MIGRATION: &str = include_str!("../../../migrations/0003_notify_auth_gate.sql");
 
 /// Where [`TRIGGERS`]' functions end and its table-specific part begins.
 pub(crate) const TRIGGERS_MARKER: &str = "-- The triggers, created only when missing";
@@ -126,11 +133,9 @@ pub struct PostgresKeyStore {
 
 struct Inner {
     pool: Pool,
-    /// The lookup of one service and of a batch, each without and with the revoked column
-    /// ([`Schema::lookup_sql`]).
-    sql: [[String; 2]; 2],
-    /// Whether the API keys table has the revoked column (found at the first lookup).
-    has_revoked: tokio::sync::OnceCell<bool>,
+    /// The lookups of one service and of a batch ([`Schema::lookup_sql`]), made at the first
+    /// lookup for the optional columns the database has.
+    lookups: tokio::sync::OnceCell<[String; 2]>,
     secrets_sql: String,
     directory_sql: String,
     dialect: Dialect,
@@ -329,14 +334,14 @@ impl PostgresKeyStoreBuilder {
                 "PostgreSQL: unknown_lookups must be at least 1",
             ));
         }
-        let seven_days = !self.dialect.tries_every_key();
-        let lookup = |batch| -> Result<[String; 2], KeyStoreError> {
-            Ok([
-                self.schema.lookup_sql(seven_days, false, batch)?,
-                self.schema.lookup_sql(seven_days, true, batch)?,
-            ])
+        // Every name is checked now; the query is made at the first lookup.
+        let every = Optional {
+            revoked: true,
+            rate_limit: true,
+            restricted: true,
+            permissions: true,
         };
-        let sql = [lookup(false)?, lookup(true)?];
+        self.schema.lookup_sql(false, &every, false)?;
         let secrets_sql = self.schema.secrets_sql()?;
         let directory_sql = self.schema.directory_sql()?;
         let statement_timeout = self.query_timeout.as_millis().clamp(1, i32::MAX as u128);
@@ -371,8 +376,7 @@ impl PostgresKeyStoreBuilder {
         Ok(PostgresKeyStore {
             inner: Arc::new(Inner {
                 pool,
-                sql,
-                has_revoked: tokio::sync::OnceCell::new(),
+                lookups: tokio::sync::OnceCell::new(),
                 secrets_sql,
                 directory_sql,
                 dialect: self.dialect,
@@ -506,8 +510,8 @@ impl PostgresKeyStore {
             skipped_keys: c.skipped_keys.load(Ordering::Relaxed),
         }
     }
-    /// Applies [`MIGRATION`] and [`TRIGGERS`]: creates the tables, index and triggers that are
-    /// missing, in one transaction under an advisory lock (so processes starting together do
+    /// Applies [`MIGRATION`], [`TRIGGERS`] and [`GATE_MIGRATION`]: creates the tables, columns,
+    /// indexes and triggers that are missing, in one transaction under an advisory lock (so processes starting together do
     /// not collide). Safe to run at every start. Only for a database of the crate's own, with
     /// the default [`Schema`]: never run it against a real Notify-family database, whose
     /// tables exist (there, [`PostgresKeyStore::install_triggers`] is the only step that
@@ -519,7 +523,8 @@ impl PostgresKeyStore {
                  configured with other names, whose tables must be created separately",
             ));
         }
-        self.apply("the migration", &[MIGRATION, TRIGGERS]).await
+        self.apply("the migration", &[MIGRATION, TRIGGERS, GATE_MIGRATION])
+            .await
     }
     /// Installs the invalidation triggers on the store's tables ([`Schema::triggers_sql`]:
     /// [`TRIGGERS`] for the default names), creating only what is missing, in one
@@ -600,7 +605,7 @@ impl PostgresKeyStore {
     }
 
     /// The lookup of one service (`ids` a `Uuid`) or of a batch (`ids` a `&[Uuid]`), on
-    /// `client`: the revoked column is looked for at the first lookup.
+    /// `client`: the optional columns are looked for at the first lookup.
     async fn lookup_rows(
         &self,
         client: &deadpool_postgres::ClientWrapper,
@@ -609,20 +614,19 @@ impl PostgresKeyStore {
         since: PrimitiveDateTime,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         let inner = &*self.inner;
-        let revoked = *inner
-            .has_revoked
+        let lookups = inner
+            .lookups
             .get_or_try_init(|| async {
-                let api_keys = table(&inner.schema.api_keys_table).unwrap_or_default();
-                let row = client
-                    .query_one(
-                        Schema::has_column_sql(),
-                        &[&api_keys, &inner.schema.key_revoked, &"boolean"],
-                    )
-                    .await?;
-                row.try_get::<_, bool>(0)
+                let has = inner.schema.optional(client).await?;
+                let seven_days = !inner.dialect.tries_every_key();
+                let sql = |batch| inner.schema.lookup_sql(seven_days, &has, batch);
+                // The names were checked when the store was built.
+                Ok::<_, tokio_postgres::Error>(
+                    [sql(false), sql(true)].map(|sql| sql.unwrap_or_default()),
+                )
             })
             .await?;
-        let sql = &inner.sql[usize::from(batch)][usize::from(revoked)];
+        let sql = &lookups[usize::from(batch)];
         // GC and VA Notify list every key: no `$2`.
         let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] =
             match inner.dialect.tries_every_key() {
@@ -696,7 +700,7 @@ impl PostgresKeyStore {
                 chain(&e)
             ))
         })?;
-        let mut service = ServiceRecord::new(id, active);
+        let mut service = self.gate(id, first, ServiceRecord::new(id, active))?;
         let mut problems = Vec::new();
         for row in rows {
             let key_id: Option<Uuid> = row.try_get(1).map_err(|e| {
@@ -731,6 +735,40 @@ impl PostgresKeyStore {
                 "service {id}: API keys {a} and {b} have the same secret (a token signed with \
                  it would be answered as either key)"
             )));
+        }
+        Ok(service)
+    }
+
+    /// The service's gate fields and data (the same in each of its rows), on `service`.
+    fn gate(
+        &self,
+        id: Uuid,
+        row: &Row,
+        service: ServiceRecord,
+    ) -> Result<ServiceRecord, KeyStoreError> {
+        let s = &self.inner.schema;
+        let fail = |column: &str, e: &dyn std::error::Error| {
+            self.error(format_args!("service {id}: column {column}: {}", chain(e)))
+        };
+        let rate_limit: Option<i32> = row
+            .try_get(7)
+            .map_err(|e| fail(&s.service_rate_limit, &e))?;
+        let restricted: Option<bool> = row
+            .try_get(8)
+            .map_err(|e| fail(&s.service_restricted, &e))?;
+        let permissions: Option<Vec<String>> =
+            row.try_get(9).map_err(|e| fail(&s.permission, &e))?;
+        let data: Option<String> = row
+            .try_get(10)
+            .map_err(|e| fail("(the data columns)", &e))?;
+        let mut service = service
+            .with_rate_limit(rate_limit.unwrap_or(crate::model::DEFAULT_RATE_LIMIT))
+            .with_restricted(restricted.unwrap_or(false))
+            .with_permissions(permissions.unwrap_or_default());
+        if let Some(data) = data {
+            let data: serde_json::Value =
+                serde_json::from_str(&data).map_err(|e| fail("(the data columns)", &e))?;
+            service = service.with_data(data);
         }
         Ok(service)
     }

@@ -8,8 +8,13 @@ use crate::store::KeyStoreError;
 ///
 /// | table      | columns                                                    |
 /// |------------|------------------------------------------------------------|
-/// | `services` | `id` (uuid), `active` (boolean)                            |
-/// | `api_keys` | `id` (uuid), `service_id` (uuid), `secret` (text), `key_type` (text: `normal`, `team` or `test`), `expiry_date` (`timestamp without time zone`, UTC; NULL for an active key) |
+/// | `services` | `id` (uuid), `active` (boolean); the gate's `rate_limit` (integer) and `restricted` (boolean) where it has them |
+/// | `api_keys` | `id` (uuid), `service_id` (uuid), `secret` (text), `key_type` (text: `normal`, `team` or `test`), `expiry_date` (`timestamp without time zone`, UTC; NULL for an active key); VA Notify's `revoked` (boolean) where it has it |
+/// | `service_permissions` | `service_id` (uuid), `permission` (text, varchar or an enum), where the database has the table |
+///
+/// The optional columns and table are looked for at the first lookup: a database without them
+/// gives every service [`DEFAULT_RATE_LIMIT`](crate::DEFAULT_RATE_LIMIT), not restricted, no
+/// permissions. The columns of [`Schema::service_data_columns`], if any, must exist.
 ///
 /// Names are letters, digits and underscores (not starting with a digit, at most 63
 /// characters); a table may be schema-qualified (`notify.services`). They are quoted in the
@@ -42,6 +47,12 @@ pub struct Schema {
     pub(super) key_expiry_date: String,
     pub(super) key_revoked: String,
     pub(super) key_last_used: String,
+    pub(super) service_rate_limit: String,
+    pub(super) service_restricted: String,
+    pub(super) permissions_table: String,
+    pub(super) permission_service_id: String,
+    pub(super) permission: String,
+    pub(super) service_data: Vec<String>,
 }
 
 impl Default for Schema {
@@ -58,6 +69,12 @@ impl Default for Schema {
             key_expiry_date: "expiry_date".into(),
             key_revoked: "revoked".into(),
             key_last_used: "last_used_timestamp".into(),
+            service_rate_limit: "rate_limit".into(),
+            service_restricted: "restricted".into(),
+            permissions_table: "service_permissions".into(),
+            permission_service_id: "service_id".into(),
+            permission: "permission".into(),
+            service_data: Vec::new(),
         }
     }
 }
@@ -137,18 +154,77 @@ impl Schema {
         self
     }
 
+    /// The services table's API rate limit, an `integer` (requests per minute per key type;
+    /// default `rate_limit`).
+    pub fn service_rate_limit_column(mut self, name: impl Into<String>) -> Self {
+        self.service_rate_limit = name.into();
+        self
+    }
+
+    /// The services table's restricted flag, a `boolean` (trial mode; default `restricted`).
+    pub fn service_restricted_column(mut self, name: impl Into<String>) -> Self {
+        self.service_restricted = name.into();
+        self
+    }
+
+    /// The table of services' permissions, one row per service and permission (default
+    /// `service_permissions`).
+    pub fn permissions_table(mut self, name: impl Into<String>) -> Self {
+        self.permissions_table = name.into();
+        self
+    }
+
+    /// The permissions table's service id column, a `uuid` (default `service_id`).
+    pub fn permission_service_id_column(mut self, name: impl Into<String>) -> Self {
+        self.permission_service_id = name.into();
+        self
+    }
+
+    /// The permissions table's permission column: text, varchar or an enum (default
+    /// `permission`).
+    pub fn permission_column(mut self, name: impl Into<String>) -> Self {
+        self.permission = name.into();
+        self
+    }
+
+    /// More columns of the services table to read with every lookup, in the same query, for
+    /// the application: the record's data is then a `serde_json::Value` object of them
+    /// (`ServiceRecord::data::<serde_json::Value>()`), each column as PostgreSQL's `to_jsonb`
+    /// writes it. None by default.
+    ///
+    /// ```
+    /// use notify_auth::store::Schema;
+    ///
+    /// let schema = Schema::default().service_data_columns(["name", "email_from", "message_limit"]);
+    /// # let _ = schema;
+    /// ```
+    pub fn service_data_columns<C: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = C>,
+    ) -> Self {
+        self.service_data = names.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The SQL that installs the invalidation triggers on these tables: [`TRIGGERS`]'
     /// functions, then the four triggers (changes and `TRUNCATE` on both tables), each
     /// created only if missing. For the default names it is [`TRIGGERS`] itself.
     pub fn triggers_sql(&self) -> Result<String, KeyStoreError> {
         let services = table(&self.services_table)?;
         let api_keys = table(&self.api_keys_table)?;
+        let permissions = table(&self.permissions_table)?;
         column(&self.service_id)?;
         column(&self.key_service_id)?;
+        column(&self.permission_service_id)?;
         let functions = TRIGGERS.split(TRIGGERS_MARKER).next().unwrap_or_default();
         let trigger = |name: &str, table: &str, event: &str, level: &str, function: &str| {
+            // The permissions table is optional: its triggers only where it exists.
+            let exists = match table == permissions {
+                true => format!("to_regclass('{table}') IS NOT NULL\n       AND "),
+                false => String::new(),
+            };
             format!(
-                "    IF NOT EXISTS (SELECT 1 FROM pg_trigger\n                   \
+                "    IF {exists}NOT EXISTS (SELECT 1 FROM pg_trigger\n                   \
                  WHERE tgrelid = to_regclass('{table}') AND tgname = '{name}') THEN\n        \
                  CREATE TRIGGER {name}\n            AFTER {event} ON {table}\n            \
                  FOR EACH {level} EXECUTE FUNCTION {function};\n    END IF;\n"
@@ -184,6 +260,20 @@ impl Schema {
                 "STATEMENT",
                 "notify_auth_keys_truncated()",
             ),
+            trigger(
+                "notify_auth_service_permissions_changed",
+                &permissions,
+                changed,
+                "ROW",
+                &format!("notify_auth_keys_changed('{}')", self.permission_service_id),
+            ),
+            trigger(
+                "notify_auth_service_permissions_truncated",
+                &permissions,
+                truncated,
+                "STATEMENT",
+                "notify_auth_keys_truncated()",
+            ),
         ]
         .concat();
         Ok(format!(
@@ -207,16 +297,18 @@ impl Schema {
         Ok(format!("SELECT {s_id} FROM {services}"))
     }
 
-    /// The lookup query: the service's active flag and its keys, one row per key, or one row
-    /// with NULL key columns when it has none. `$1` is the service id. With `seven_days`, only
-    /// the keys GOV.UK Notify lists: `$2` is the UTC time seven days ago (Notify's
-    /// `func.date(expiry_date) > utcnow() - 7 days`); otherwise every key (GC and VA Notify).
-    /// With `revoked`, the revoked flag is the sixth column; otherwise `false`. With `batch`,
-    /// `$1` is an array of ids, and the service's id is the seventh column.
+    /// The lookup query: one row per key of the service (or one row with NULL key columns when
+    /// it has none), each with the service's columns. `$1` is the service id (`batch`: an
+    /// array of ids). With `seven_days`, only the keys GOV.UK Notify lists: `$2` is the UTC
+    /// time seven days ago (Notify's `func.date(expiry_date) > utcnow() - 7 days`); otherwise
+    /// every key (GC and VA Notify). The columns: 0 active, 1 key id, 2 secret, 3 key type,
+    /// 4 expiry date, 5 revoked, 6 service id, 7 rate limit, 8 restricted, 9 permissions (a
+    /// text array), 10 data (JSON text); those the database lacks (`has`) are NULL, or
+    /// `false` for revoked. The service's own columns are read once per service, not per key.
     pub(super) fn lookup_sql(
         &self,
         seven_days: bool,
-        revoked: bool,
+        has: &Optional,
         batch: bool,
     ) -> Result<String, KeyStoreError> {
         let services = table(&self.services_table)?;
@@ -228,34 +320,100 @@ impl Schema {
         let k_secret = column(&self.key_secret)?;
         let k_type = column(&self.key_type)?;
         let k_expiry = column(&self.key_expiry_date)?;
-        let k_revoked = match revoked {
+        let k_revoked = match has.revoked {
             true => format!("k.{}", column(&self.key_revoked)?),
             false => "false".to_owned(),
+        };
+        let rate_limit = match has.rate_limit {
+            true => format!("s.{}", column(&self.service_rate_limit)?),
+            false => "NULL::integer".to_owned(),
+        };
+        let restricted = match has.restricted {
+            true => format!("s.{}", column(&self.service_restricted)?),
+            false => "NULL::boolean".to_owned(),
+        };
+        let permissions = match has.permissions {
+            true => format!(
+                "ARRAY(SELECT p.{}::text FROM {} AS p WHERE p.{} = s.{s_id})",
+                column(&self.permission)?,
+                table(&self.permissions_table)?,
+                column(&self.permission_service_id)?,
+            ),
+            false => "NULL::text[]".to_owned(),
+        };
+        let data = match self.service_data.is_empty() {
+            true => "NULL::text".to_owned(),
+            false => {
+                let pairs = self
+                    .service_data
+                    .iter()
+                    .map(|name| Ok(format!("'{name}', s.{}", column(name)?)))
+                    .collect::<Result<Vec<_>, KeyStoreError>>()?;
+                format!("jsonb_build_object({})::text", pairs.join(", "))
+            }
         };
         let listed = match seven_days {
             true => format!(" AND (k.{k_expiry} IS NULL OR CAST(k.{k_expiry} AS date) > $2)"),
             false => String::new(),
         };
-        let (id_column, which) = match batch {
-            true => (format!(", s.{s_id}"), format!("s.{s_id} = ANY($1)")),
-            false => (String::new(), format!("s.{s_id} = $1")),
+        let which = match batch {
+            true => format!("s.{s_id} = ANY($1)"),
+            false => format!("s.{s_id} = $1"),
         };
         Ok(format!(
-            "SELECT s.{s_active}, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry}, {k_revoked}\
-             {id_column} \
-             FROM {services} AS s \
+            "SELECT s.active, k.{k_id}, k.{k_secret}, k.{k_type}, k.{k_expiry}, {k_revoked}, \
+             s.id, s.rate_limit, s.restricted, s.permissions, s.data \
+             FROM (SELECT s.{s_id} AS id, s.{s_active} AS active, {rate_limit} AS rate_limit, \
+             {restricted} AS restricted, {permissions} AS permissions, {data} AS data \
+             FROM {services} AS s WHERE {which}) AS s \
              LEFT JOIN {api_keys} AS k \
-             ON k.{k_service_id} = s.{s_id}{listed} \
-             WHERE {which}"
+             ON k.{k_service_id} = s.id{listed}"
         ))
     }
 
+    /// The optional columns and table, looked for on `client`.
+    pub(super) async fn optional(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> Result<Optional, tokio_postgres::Error> {
+        let has = |table_name: &str, column_name: &str, of_type: Option<&'static str>| {
+            let table_name = table(table_name).unwrap_or_default();
+            let column_name = column_name.to_owned();
+            async move {
+                let row = client
+                    .query_one(
+                        Schema::has_column_sql(),
+                        &[&table_name, &column_name, &of_type],
+                    )
+                    .await?;
+                row.try_get::<_, bool>(0)
+            }
+        };
+        Ok(Optional {
+            revoked: has(&self.api_keys_table, &self.key_revoked, Some("boolean")).await?,
+            rate_limit: has(
+                &self.services_table,
+                &self.service_rate_limit,
+                Some("integer"),
+            )
+            .await?,
+            restricted: has(
+                &self.services_table,
+                &self.service_restricted,
+                Some("boolean"),
+            )
+            .await?,
+            permissions: has(&self.permissions_table, &self.permission_service_id, None).await?
+                && has(&self.permissions_table, &self.permission, None).await?,
+        })
+    }
+
     /// Whether a table has a column of a type: `$1` is the table's quoted name, `$2` the
-    /// column's, `$3` the type's (`boolean`, `timestamp`).
+    /// column's, `$3` the type's (`boolean`, `timestamp`; NULL: any type).
     pub(super) fn has_column_sql() -> &'static str {
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
          AND attname = $2 AND attnum > 0 AND NOT attisdropped \
-         AND atttypid = to_regtype($3))"
+         AND ($3::text IS NULL OR atttypid = to_regtype($3)))"
     }
 
     /// Writes a batch of key uses: `$1` the key ids, `$2` the times (UTC), never moving a
@@ -313,4 +471,17 @@ pub(super) fn table(name: &str) -> Result<String, KeyStoreError> {
         )),
         None => identifier(name, "table"),
     }
+}
+
+/// The optional columns and table a database has, found at the first lookup.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Optional {
+    /// `api_keys.revoked` (VA Notify's).
+    pub(super) revoked: bool,
+    /// `services.rate_limit`.
+    pub(super) rate_limit: bool,
+    /// `services.restricted`.
+    pub(super) restricted: bool,
+    /// The permissions table, with both its columns.
+    pub(super) permissions: bool,
 }
