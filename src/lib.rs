@@ -65,6 +65,7 @@ pub mod error;
 pub mod layer;
 pub mod metrics;
 pub mod model;
+pub mod ratelimit;
 pub mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

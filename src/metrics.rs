@@ -17,6 +17,7 @@
 //! | `notify_auth_directory_complete` | gauge | | 1 while the directory answers "no such service" from memory |
 //! | `notify_auth_key_usage_recorded_total` | counter | `result` (`queued`, `dropped`) | successful key uses offered to a [`KeyUsage`](crate::usage::KeyUsage) recorder: queued for the next write (a key already waiting counts again, and is written once), or dropped (the queue full) |
 //! | `notify_auth_key_usage_writes_total` | counter | `outcome` (`ok`, `error`) | batches written by a key-usage recorder (one statement each) |
+//! | `notify_auth_rate_limit_total` | counter | `key_type`, `outcome` (`allowed`, `limited`, `unavailable`) | requests the [rate limit](crate::ratelimit) tallied: let through, answered 429, or let through because the buckets' backend could not answer |
 //!
 //! Labels carry no token, no secret and nothing unbounded: no service or key id (a service's
 //! traffic is in the logs and on the request's span, not in metrics).
@@ -47,6 +48,8 @@ pub const DIRECTORY_COMPLETE: &str = "notify_auth_directory_complete";
 pub const KEY_USAGE_RECORDED: &str = "notify_auth_key_usage_recorded_total";
 /// Batches a key-usage recorder wrote.
 pub const KEY_USAGE_WRITES: &str = "notify_auth_key_usage_writes_total";
+/// `notify_auth_rate_limit_total`.
+pub const RATE_LIMIT: &str = "notify_auth_rate_limit_total";
 
 /// Counts one.
 #[inline]

@@ -1,0 +1,198 @@
+//! The in-memory backend: Notify's buckets in this process, for one instance.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use super::bucket::{self, Bucket, BucketState};
+use super::{BucketError, BucketKey, TokenBuckets};
+
+/// Shards of the map, each behind its own lock: requests for different services rarely wait
+/// for each other.
+const SHARDS: usize = 64;
+
+/// A shard is swept of full buckets when it holds more than this, and then when it has doubled.
+const FIRST_SWEEP: usize = 256;
+
+/// Notify's token buckets in memory ([`super::bucket`]'s arithmetic), for a single instance:
+/// a few tens of nanoseconds a request, no allocation once a bucket exists, never an error.
+///
+/// Memory stays bounded whatever the number of services: a bucket is dropped once it has had
+/// time to fill up again (at Notify's default rate limit, 20 seconds after its last request),
+/// when it would be the same as a new one but for when its next token falls, within one
+/// token's time (the refill time of a full bucket lags behind the clock by less than one
+/// token). So memory follows the services that sent requests in the last few tens of seconds.
+pub struct MemoryBuckets {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+#[derive(Default)]
+struct Shard {
+    buckets: HashMap<BucketKey, Entry, foldhash::fast::RandomState>,
+    sweep_at: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    state: BucketState,
+    /// When the bucket is full again (Unix seconds): it may be dropped from then on.
+    full_at: f64,
+}
+
+impl Default for MemoryBuckets {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryBuckets {
+    /// No buckets yet.
+    pub fn new() -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    sweep_at: FIRST_SWEEP,
+                    ..Shard::default()
+                })
+            })
+            .collect();
+        MemoryBuckets {
+            shards,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// The buckets held now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                shard
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .buckets
+                    .len()
+            })
+            .sum()
+    }
+
+    /// Whether no bucket is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bucket `key` holds now, if any (what Redis would hold under its key).
+    pub fn state(&self, key: &BucketKey) -> Option<BucketState> {
+        let shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        shard.buckets.get(key).map(|entry| entry.state)
+    }
+
+    fn shard(&self, key: &BucketKey) -> &Mutex<Shard> {
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    }
+
+    /// One request against `key`'s bucket at `now`: the tokens left.
+    pub fn take(&self, key: &BucketKey, bucket: Bucket, now: f64) -> i64 {
+        // A poisoned lock held a bucket mid-update: its last state is still whole (the map is
+        // written once, at the end).
+        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        let stored = shard.buckets.get(key).map(|entry| entry.state);
+        let tally = bucket::tally(stored, now, bucket);
+        let full_at = full_at(tally.state, bucket, now);
+        shard.buckets.insert(
+            *key,
+            Entry {
+                state: tally.state,
+                full_at,
+            },
+        );
+        if shard.buckets.len() > shard.sweep_at {
+            shard.buckets.retain(|_, entry| entry.full_at > now);
+            shard.sweep_at = (shard.buckets.len() * 2).max(FIRST_SWEEP);
+        }
+        tally.remaining
+    }
+}
+
+/// When `state` is full again: one token past the missing ones, so that a new bucket then is
+/// the same as this one but for its next token's time. A bucket that never refills (a rate
+/// limit of 0 or less: every request is over the limit, full or not) may go after a minute.
+fn full_at(state: BucketState, bucket: Bucket, now: f64) -> f64 {
+    let rate = bucket.replenish_per_sec();
+    let missing = (bucket.max() - i64::from(state.tokens)).max(0) as f64 + 1.0;
+    let at = state.last_replenished + missing / rate;
+    if rate > 0.0 && at.is_finite() {
+        at
+    } else {
+        now + super::bucket::RATE_LIMIT_INTERVAL_SECS as f64
+    }
+}
+
+impl fmt::Debug for MemoryBuckets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryBuckets")
+            .field("buckets", &self.len())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenBuckets for MemoryBuckets {
+    async fn tally(&self, key: &BucketKey, bucket: Bucket, now: f64) -> Result<i64, BucketError> {
+        Ok(self.take(key, bucket, now))
+    }
+
+    fn tally_now(
+        &self,
+        key: &BucketKey,
+        bucket: Bucket,
+        now: f64,
+    ) -> Option<Result<i64, BucketError>> {
+        Some(Ok(self.take(key, bucket, now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyType;
+    use uuid::Uuid;
+
+    #[test]
+    fn buckets_that_filled_up_are_dropped_and_come_back_as_new_ones() {
+        let buckets = MemoryBuckets::new();
+        let bucket = Bucket::for_rate_limit(60); // 1 a second, 21 at most: full 22 s on
+        let keys: Vec<BucketKey> = (0..40_000u128)
+            .map(|i| BucketKey::new(Uuid::from_u128(i), KeyType::Normal))
+            .collect();
+        for key in &keys {
+            assert_eq!(buckets.take(key, bucket, 1000.0), 20);
+        }
+        assert_eq!(buckets.len(), 40_000, "none full yet");
+        // Much later, a new wave of services: the old buckets are swept as the shards grow.
+        for i in 0..40_000u128 {
+            let key = BucketKey::new(Uuid::from_u128(1 << 64 | i), KeyType::Team);
+            buckets.take(&key, bucket, 2000.0);
+        }
+        assert!(buckets.len() < 60_000, "{} buckets held", buckets.len());
+        // A dropped bucket answers as a new one.
+        assert_eq!(buckets.take(&keys[0], bucket, 2000.0), 20);
+    }
+
+    #[test]
+    fn a_bucket_is_the_scripts_bucket() {
+        let buckets = MemoryBuckets::new();
+        let key = BucketKey::new(Uuid::from_u128(7), KeyType::Test);
+        let bucket = Bucket::for_rate_limit(3000);
+        let mut expected = None;
+        for i in 0..1200 {
+            let now = 5000.0 + f64::from(i) * 0.001;
+            let tally = bucket::tally(expected, now, bucket);
+            assert_eq!(buckets.take(&key, bucket, now), tally.remaining);
+            expected = Some(tally.state);
+            assert_eq!(buckets.state(&key), expected);
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Notify's API rate limit, as a tower layer: one token bucket per service and key type,
+//! HTTP 429 when it is empty, exactly as GOV.UK Notify's API answers, in memory or shared
+//! through Redis with Notify's own buckets.
+//!
+//! Place [`RateLimitLayer`] inside the authentication layer (it reads the [`Principal`] and
+//! the service's record the authentication layer puts in the request's extensions), on the
+//! routes to limit: GOV.UK Notify limits `POST /v2/notifications/{notification_type}` (any
+//! type, before anything else of the request is read) and `POST /v2/notifications/letter`
+//! for precompiled letters.
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use notify_auth::ratelimit::RateLimitLayer;
+//! use notify_auth::{MemoryStore, NotifyAuthLayer};
+//!
+//! async fn send() -> &'static str {
+//!     "sent"
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/v2/notifications/{notification_type}", post(send).layer(RateLimitLayer::in_memory()))
+//!     .layer(NotifyAuthLayer::new(MemoryStore::default()));
+//! # let _ = app;
+//! ```
+//!
+//! A service's limit is its record's [`rate_limit`](crate::ServiceRecord::rate_limit)
+//! (requests a minute, per key type: Notify's `services.rate_limit`, 3000 by default). Over
+//! it, the answer is Notify's, byte for byte:
+//!
+//! ```text
+//! HTTP/1.1 429 Too Many Requests
+//! Content-Type: application/json
+//!
+//! {"errors":[{"error":"RateLimitError","message":"Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"}],"status_code":429}
+//! ```
+//!
+//! (`LIVE` for normal keys, `TEAM`, `TEST`.) GC Notify and VA Notify word it the same; they
+//! count requests in a sliding window of their own in Redis rather than Notify's token
+//! bucket, and Notify.gov has no API rate limit: this layer limits as GOV.UK Notify does in
+//! every dialect.
+//!
+//! The buckets ([`bucket`]) are kept by a [`TokenBuckets`] backend: [`MemoryBuckets`] for one
+//! instance, or `RedisBuckets` (feature `redis`) for several, sharing the buckets of a fleet
+//! of Python Notify instances (same keys, same 12-byte values, same arithmetic). A backend
+//! that cannot answer (Redis unreachable, or slower than the timeout) lets the request
+//! through, as Notify does, and says so in the log.
+
+pub mod bucket;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{Either, Full};
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+pub use self::bucket::Bucket;
+pub use self::memory::MemoryBuckets;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{DEFAULT_REDIS_TIMEOUT, RedisBuckets, TALLY_SCRIPT};
+use crate::dialect::Dialect;
+use crate::model::{DEFAULT_RATE_LIMIT, KeyType, Principal, ServiceRecord};
+
+/// The `tracing` target of the line Notify logs when a service is rate limited.
+pub const RATE_LIMITED_TARGET: &str = "notify_auth::rate_limited";
+
+/// A bucket's name: a service and a key type. In Redis, `<service id>-tokens-<key type>`,
+/// as GOV.UK Notify names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BucketKey {
+    /// The service.
+    pub service_id: Uuid,
+    /// The key type the request was made with.
+    pub key_type: KeyType,
+}
+
+impl BucketKey {
+    /// The bucket of `service_id`'s keys of `key_type`.
+    pub fn new(service_id: Uuid, key_type: KeyType) -> Self {
+        BucketKey {
+            service_id,
+            key_type,
+        }
+    }
+
+    /// Notify's Redis key: `<service id>-tokens-<key type>`.
+    pub fn redis_key(&self) -> String {
+        format!("{}-tokens-{}", self.service_id, self.key_type)
+    }
+}
+
+/// Why a backend could not tally a request (the request is let through). Never shows a
+/// credential: a Redis URL's password is not in it.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BucketError(String);
+
+impl BucketError {
+    /// An error saying `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        BucketError(message.into())
+    }
+}
+
+/// Where the buckets are kept: [`MemoryBuckets`], `RedisBuckets` (feature `redis`), or your
+/// own. Both methods take one token from `key`'s bucket at `now` (Unix seconds) as Notify's
+/// script does ([`bucket::tally`]) and return the tokens left (below 1: over the limit).
+#[async_trait::async_trait]
+pub trait TokenBuckets: Send + Sync + 'static {
+    /// One request against `key`'s bucket.
+    async fn tally(&self, key: &BucketKey, bucket: Bucket, now: f64) -> Result<i64, BucketError>;
+
+    /// The same at once, for a backend that never waits (the layer then needs no future of
+    /// its own); `None` (the default) to be awaited through [`TokenBuckets::tally`].
+    fn tally_now(
+        &self,
+        key: &BucketKey,
+        bucket: Bucket,
+        now: f64,
+    ) -> Option<Result<i64, BucketError>> {
+        let _ = (key, bucket, now);
+        None
+    }
+}
+
+/// A request over its service's rate limit, in the 429 response's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimited {
+    /// The service.
+    pub service_id: Uuid,
+    /// The key type whose bucket was empty.
+    pub key_type: KeyType,
+    /// The service's rate limit (requests a minute).
+    pub rate_limit: i32,
+}
+
+impl RateLimited {
+    /// Notify's message: `Exceeded rate limit for key type LIVE of 3000 requests per 60
+    /// seconds`.
+    pub fn message(&self) -> String {
+        let key_type = match self.key_type {
+            // Notify's documentation calls normal keys "live".
+            KeyType::Normal => "LIVE",
+            KeyType::Team => "TEAM",
+            KeyType::Test => "TEST",
+        };
+        format!(
+            "Exceeded rate limit for key type {key_type} of {} requests per {} seconds",
+            self.rate_limit,
+            bucket::RATE_LIMIT_INTERVAL_SECS
+        )
+    }
+
+    /// The 429 body `dialect`'s fork answers: `{"errors":[{"error":"RateLimitError",
+    /// "message":…}],"status_code":429}` and a newline, the same in every dialect.
+    pub fn body(&self, dialect: Dialect) -> String {
+        let _ = dialect;
+        format!(
+            "{{\"errors\":[{{\"error\":\"RateLimitError\",\"message\":\"{}\"}}],\"status_code\":429}}\n",
+            self.message()
+        )
+    }
+
+    /// The whole answer: 429, `Content-Type: application/json`, [`RateLimited::body`], and
+    /// this in its extensions.
+    pub fn response(&self, dialect: Dialect) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(self.body(dialect))));
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response.extensions_mut().insert(*self);
+        response
+    }
+}
+
+/// The time source: Unix seconds with their fraction, as Python's `time()` gives them.
+type FloatClock = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+fn system_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Notify's API rate limit on the routes it wraps: see the [module](self).
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    settings: Arc<Settings>,
+}
+
+struct Settings {
+    buckets: Arc<dyn TokenBuckets>,
+    dialect: Dialect,
+    clock: FloatClock,
+    timeout: Option<Duration>,
+}
+
+/// How long the layer waits for a backend that does not answer at once, by default.
+pub const DEFAULT_TALLY_TIMEOUT: Duration = Duration::from_millis(100);
+
+impl RateLimitLayer {
+    /// The limit with `buckets` as the backend, GOV.UK Notify's dialect, the system clock, and
+    /// a wait of at most [`DEFAULT_TALLY_TIMEOUT`] for a backend that does not answer at once.
+    pub fn new(buckets: impl TokenBuckets) -> Self {
+        Self::from_shared(Arc::new(buckets))
+    }
+
+    /// As [`RateLimitLayer::new`], for a backend already shared (several layers, or a
+    /// backend the application also reads).
+    pub fn from_shared(buckets: Arc<dyn TokenBuckets>) -> Self {
+        RateLimitLayer {
+            settings: Arc::new(Settings {
+                buckets,
+                dialect: Dialect::Uk,
+                clock: Arc::new(system_time),
+                timeout: Some(DEFAULT_TALLY_TIMEOUT),
+            }),
+        }
+    }
+
+    /// The limit in memory, for one instance ([`MemoryBuckets`]).
+    pub fn in_memory() -> Self {
+        Self::new(MemoryBuckets::new())
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        let settings = Arc::get_mut(&mut self.settings);
+        match settings {
+            Some(settings) => change(settings),
+            None => {
+                let mut copy = Settings {
+                    buckets: Arc::clone(&self.settings.buckets),
+                    dialect: self.settings.dialect,
+                    clock: Arc::clone(&self.settings.clock),
+                    timeout: self.settings.timeout,
+                };
+                change(&mut copy);
+                self.settings = Arc::new(copy);
+            }
+        }
+        self
+    }
+
+    /// Answers as `dialect`'s fork does (the 429 body is the same in every dialect).
+    pub fn dialect(self, dialect: Dialect) -> Self {
+        self.with(|s| s.dialect = dialect)
+    }
+
+    /// Reads the time from `clock` (Unix seconds, with their fraction) instead of the system
+    /// clock.
+    pub fn clock(self, clock: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.with(|s| s.clock = Arc::new(clock))
+    }
+
+    /// Waits at most `timeout` for a backend that does not answer at once; past it, the
+    /// request goes through. (`RedisBuckets` also bounds its own calls.)
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|s| s.timeout = Some(timeout))
+    }
+}
+
+impl fmt::Debug for RateLimitLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("dialect", &self.settings.dialect)
+            .field("timeout", &self.settings.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+/// The service made by [`RateLimitLayer`].
+pub struct RateLimit<S> {
+    inner: S,
+    settings: Arc<Settings>,
+}
+
+impl<S: Clone> Clone for RateLimit<S> {
+    fn clone(&self) -> Self {
+        RateLimit {
+            inner: self.inner.clone(),
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for RateLimit<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one request is tallied against: its bucket, and what to answer if it is over.
+struct Ask {
+    key: BucketKey,
+    bucket: Bucket,
+    limited: RateLimited,
+}
+
+impl Ask {
+    /// The request's bucket: none if the request was not authenticated as a service (no
+    /// `Principal`, as for the internal client or an optional layer's anonymous requests).
+    /// The limit is the service's record's, or Notify's default without one.
+    fn of<B>(request: &Request<B>) -> Option<Ask> {
+        let extensions = request.extensions();
+        let principal = extensions.get::<Principal>()?;
+        let rate_limit = extensions
+            .get::<Arc<ServiceRecord>>()
+            .map_or(DEFAULT_RATE_LIMIT, |service| service.rate_limit());
+        Some(Ask {
+            key: BucketKey::new(principal.service_id, principal.key_type),
+            bucket: Bucket::for_rate_limit(rate_limit),
+            limited: RateLimited {
+                service_id: principal.service_id,
+                key_type: principal.key_type,
+                rate_limit,
+            },
+        })
+    }
+
+    /// Whether the request goes through, given the backend's answer: yes, unless the bucket is
+    /// empty; yes, too, when the backend could not answer.
+    fn passes(&self, answer: Result<i64, BucketError>) -> bool {
+        let key_type = self.key.key_type.as_str();
+        match answer {
+            Ok(remaining) if remaining < 1 => {
+                tracing::info!(
+                    target: RATE_LIMITED_TARGET,
+                    service_id = %self.key.service_id,
+                    key_type,
+                    rate_limit = self.limited.rate_limit,
+                    "service {} has been rate limited for token bucket",
+                    self.key.service_id
+                );
+                count(key_type, "limited");
+                false
+            }
+            Ok(_) => {
+                count(key_type, "allowed");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(
+                    service_id = %self.key.service_id,
+                    key_type,
+                    "the rate limit could not be checked, the request is allowed: {e}"
+                );
+                count(key_type, "unavailable");
+                true
+            }
+        }
+    }
+}
+
+fn count(key_type: &'static str, outcome: &'static str) {
+    crate::metrics::count(
+        crate::metrics::RATE_LIMIT,
+        &[("key_type", key_type), ("outcome", outcome)],
+    );
+}
+
+/// The backend's verdict to come: whether the request goes through.
+type Tallying = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<Either<Full<Bytes>, ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let settings = &self.settings;
+        let Some(ask) = Ask::of(&request) else {
+            let future = self.inner.call(request);
+            return ResponseFuture {
+                state: State::Inner { future },
+            };
+        };
+        let now = (settings.clock)();
+        match settings.buckets.tally_now(&ask.key, ask.bucket, now) {
+            Some(answer) => {
+                let state = match ask.passes(answer) {
+                    true => State::Inner {
+                        future: self.inner.call(request),
+                    },
+                    false => State::Limited {
+                        response: Some(ask.limited.response(settings.dialect)),
+                    },
+                };
+                ResponseFuture { state }
+            }
+            None => {
+                let (buckets, timeout) = (Arc::clone(&settings.buckets), settings.timeout);
+                let limited = ask.limited;
+                let tally: Tallying = Box::pin(async move {
+                    let tally = buckets.tally(&ask.key, ask.bucket, now);
+                    let answer = match timeout {
+                        Some(timeout) => Bounded::new(tally, timeout).await,
+                        None => tally.await,
+                    };
+                    ask.passes(answer)
+                });
+                // The ready inner service goes with the request (see the auth layer's `call`).
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture {
+                    state: State::Tally {
+                        tally,
+                        service: Some(service),
+                        request: Some(request),
+                        limited,
+                        dialect: settings.dialect,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// A backend's future, given up on after a timeout (futures-timer's: any executor).
+struct Bounded<'a> {
+    future: Pin<Box<dyn Future<Output = Result<i64, BucketError>> + Send + 'a>>,
+    timeout: Duration,
+    deadline: Option<futures_timer::Delay>,
+}
+
+impl<'a> Bounded<'a> {
+    fn new(
+        future: Pin<Box<dyn Future<Output = Result<i64, BucketError>> + Send + 'a>>,
+        timeout: Duration,
+    ) -> Self {
+        Bounded {
+            future,
+            timeout,
+            deadline: None,
+        }
+    }
+}
+
+impl Future for Bounded<'_> {
+    type Output = Result<i64, BucketError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(answer) = this.future.as_mut().poll(cx) {
+            return Poll::Ready(answer);
+        }
+        let timeout = this.timeout;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| futures_timer::Delay::new(timeout));
+        ready!(Pin::new(deadline).poll(cx));
+        Poll::Ready(Err(BucketError(format!(
+            "no answer within {} ms",
+            timeout.as_millis()
+        ))))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`RateLimit`]: the inner service's, or Notify's 429 (`Either::Left`).
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, S::Future, ReqBody>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S, F, ReqBody> {
+        Tally {
+            tally: Tallying,
+            service: Option<S>,
+            request: Option<Request<ReqBody>>,
+            limited: RateLimited,
+            dialect: Dialect,
+        },
+        Inner { #[pin] future: F },
+        Limited { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Output = Result<Response<Either<Full<Bytes>, ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Tally {
+                    tally,
+                    service,
+                    request,
+                    limited,
+                    dialect,
+                } => {
+                    let next = match ready!(tally.as_mut().poll(cx)) {
+                        true => {
+                            let (mut service, request) = service.take().zip(request.take()).expect(
+                                "the service and the request are kept until the tally ends",
+                            );
+                            State::Inner {
+                                future: service.call(request),
+                            }
+                        }
+                        false => State::Limited {
+                            response: Some(limited.response(*dialect)),
+                        },
+                    };
+                    this.state.set(next);
+                }
+                StateProj::Inner { future } => {
+                    return future
+                        .poll(cx)
+                        .map(|result| result.map(|response| response.map(Either::Right)));
+                }
+                StateProj::Limited { response } => {
+                    let response = response
+                        .take()
+                        .expect("a future is not polled after it ends");
+                    return Poll::Ready(Ok(response.map(Either::Left)));
+                }
+            }
+        }
+    }
+}
+
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

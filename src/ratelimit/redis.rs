@@ -1,0 +1,246 @@
+//! The Redis backend (feature `redis`): Notify's buckets in Redis, shared with every other
+//! instance, GOV.UK Notify's own included.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::bucket::Bucket;
+use super::{BucketError, BucketKey, TokenBuckets};
+
+/// The script the backend runs: one request against one bucket, in one round trip and
+/// atomically, as GOV.UK Notify's `tally-bucket-rate-limit` script does it (the same
+/// arguments, the same steps in the same order, the same 12-byte value, the same answer), so
+/// that both write and read each other's buckets. `ARGV`: the bucket's key, now (Unix
+/// seconds), tokens a second, the most and the fewest tokens; it returns the tokens left.
+pub const TALLY_SCRIPT: &str = r"-- notify-auth: one request against a service's token bucket, as GOV.UK Notify counts it.
+local key, now, rate, most, fewest = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local last, tokens
+local value = redis.call('get', key)
+if value == false or string.len(value) < 12 then
+  last, tokens = now, most
+else
+  last, tokens = struct.unpack('di4', value)
+end
+local granted = math.floor(math.max(now - last, 0) * rate)
+tokens = math.max(math.min(tokens + granted, most) - 1, fewest)
+-- The refill time moves to the last whole token granted, never to now.
+last = last + (granted / rate)
+redis.call('set', key, struct.pack('di4', last, tokens))
+return tokens
+";
+
+/// How long a call to Redis may take by default, connecting included.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// After a failed call, how long requests go through without asking Redis, by default.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Notify's token buckets in Redis: the key `<service id>-tokens-<key type>`, the value
+/// Notify's 12 bytes, updated by [`TALLY_SCRIPT`] in one round trip (`EVALSHA`; the script is
+/// loaded once). A fleet of instances, this crate's and GOV.UK Notify's Python API alike,
+/// share one limit per service and key type.
+///
+/// Each call is bounded by a timeout ([`DEFAULT_REDIS_TIMEOUT`]); a call that fails or times
+/// out lets the request through, as Notify does, and for the next second
+/// ([`RedisBuckets::retry_after`]) requests go through at once without asking a Redis that
+/// just failed, so an outage costs the requests no time. The connection is made at the first
+/// request (on the runtime serving it: Tokio), and made again after it breaks.
+///
+/// `Debug` shows the server, never a password.
+pub struct RedisBuckets {
+    client: redis::Client,
+    target: String,
+    manager: OnceLock<ConnectionManager>,
+    script: redis::Script,
+    timeout: Duration,
+    retry_after: Duration,
+    /// When the last call failed (milliseconds since `epoch`, 0: never, or it recovered).
+    failed_at: AtomicU64,
+    epoch: Instant,
+    /// Serializes making the connection manager (it spawns a task).
+    making: Mutex<()>,
+}
+
+impl RedisBuckets {
+    /// The buckets in the Redis at `url` (`redis://[[user]:password@]host[:port][/db]`, or
+    /// `redis+unix:///path`; not yet `rediss://`, TLS). Nothing is connected yet: an error
+    /// means the URL itself is unusable, and says why without showing it.
+    pub fn new(url: &str) -> Result<Self, BucketError> {
+        if url.starts_with("rediss:") {
+            return Err(BucketError::new(
+                "the Redis URL is not usable: TLS (rediss://) is not supported yet",
+            ));
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| BucketError::new(format!("the Redis URL is not usable: {e}")))?;
+        let info = client.get_connection_info();
+        let target = format!("{}/{}", info.addr(), info.redis_settings().db());
+        Ok(RedisBuckets {
+            client,
+            target,
+            manager: OnceLock::new(),
+            script: redis::Script::new(TALLY_SCRIPT),
+            timeout: DEFAULT_REDIS_TIMEOUT,
+            retry_after: DEFAULT_RETRY_AFTER,
+            failed_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+            making: Mutex::new(()),
+        })
+    }
+
+    /// Bounds each call (connecting included) by `timeout` instead of
+    /// [`DEFAULT_REDIS_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// After a failed call, lets requests through without asking Redis for `pause` (1 s by
+    /// default; zero asks every time).
+    pub fn retry_after(mut self, pause: Duration) -> Self {
+        self.retry_after = pause;
+        self
+    }
+
+    /// The server, as `host:port/db`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The connection manager, made at the first call (on the caller's Tokio runtime).
+    fn manager(&self) -> Result<ConnectionManager, BucketError> {
+        if let Some(manager) = self.manager.get() {
+            return Ok(manager.clone());
+        }
+        let _making = self.making.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(manager) = self.manager.get() {
+            return Ok(manager.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(|e| self.error(&e))?;
+        Ok(self.manager.get_or_init(|| manager).clone())
+    }
+
+    fn error(&self, e: &redis::RedisError) -> BucketError {
+        BucketError::new(format!("Redis at {}: {e}", self.target))
+    }
+
+    fn millis(&self) -> u64 {
+        // Never 0, which means "no failure".
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Whether a call failed less than `retry_after` ago.
+    fn resting(&self) -> bool {
+        let failed_at = self.failed_at.load(Ordering::Relaxed);
+        failed_at != 0
+            && self.millis().saturating_sub(failed_at) < self.retry_after.as_millis() as u64
+    }
+}
+
+impl fmt::Debug for RedisBuckets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBuckets")
+            .field("target", &self.target)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenBuckets for RedisBuckets {
+    async fn tally(&self, key: &BucketKey, bucket: Bucket, now: f64) -> Result<i64, BucketError> {
+        if self.resting() {
+            return Err(BucketError::new(format!(
+                "Redis at {} failed less than {} ms ago",
+                self.target,
+                self.retry_after.as_millis()
+            )));
+        }
+        let mut manager = self.manager()?;
+        // The numbers as Python's redis client writes them: shortest round-trip decimals.
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .arg(key.redis_key())
+            .arg(format!("{now}"))
+            .arg(format!("{}", bucket.replenish_per_sec()))
+            .arg(bucket.max())
+            .arg(bucket.min());
+        let call = invocation.invoke_async::<i64>(&mut manager);
+        let answer = match futures_timeout(call, self.timeout).await {
+            Some(Ok(remaining)) => Ok(remaining),
+            Some(Err(e)) => Err(self.error(&e)),
+            None => Err(BucketError::new(format!(
+                "Redis at {}: no answer within {} ms",
+                self.target,
+                self.timeout.as_millis()
+            ))),
+        };
+        match &answer {
+            Ok(_) => self.failed_at.store(0, Ordering::Relaxed),
+            Err(_) => self.failed_at.store(self.millis(), Ordering::Relaxed),
+        }
+        answer
+    }
+}
+
+/// `future`'s output, or `None` after `timeout` (futures-timer's clock: no runtime's time
+/// driver needed).
+async fn futures_timeout<F: std::future::Future>(
+    future: F,
+    timeout: Duration,
+) -> Option<F::Output> {
+    use std::future::Future as _;
+    use std::task::Poll;
+
+    let mut future = std::pin::pin!(future);
+    let mut delay = futures_timer::Delay::new(timeout);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        std::pin::Pin::new(&mut delay).poll(cx).map(|()| None)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_checked_and_never_shown() {
+        for (url, expected) in [
+            ("redis://:hunter2@127.0.0.1:6379/2", Ok("127.0.0.1:6379/2")),
+            (
+                "redis://user:hunter2@cache.internal/0",
+                Ok("cache.internal:6379/0"),
+            ),
+            ("http://:hunter2@cache.internal/0", Err(())),
+            ("redis://:hunter2@cache.internal:notaport/0", Err(())),
+            ("rediss://:hunter2@cache.internal/0", Err(())),
+            ("hunter2", Err(())),
+        ] {
+            match (RedisBuckets::new(url), expected) {
+                (Ok(buckets), Ok(target)) => {
+                    assert_eq!(buckets.target(), target);
+                    assert!(!format!("{buckets:?}").contains("hunter2"));
+                }
+                (Err(e), Err(())) => {
+                    assert!(!e.to_string().contains("hunter2"), "{url}: {e}");
+                    println!("{url}: {e}");
+                }
+                (answer, expected) => panic!("{url}: {answer:?}, expected {expected:?}"),
+            }
+        }
+    }
+}
