@@ -1,0 +1,401 @@
+//! Notify's rate limit through a real Redis (run under `scripts/with-redis`): the crate's
+//! script against GOV.UK Notify's own, buckets shared with Notify's Python both ways, two
+//! instances on one bucket, and a Redis that stops.
+#![cfg(feature = "redis")]
+
+#[path = "skip/mod.rs"]
+mod skip;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify_auth::KeyType;
+use notify_auth::ratelimit::bucket::{self, BucketState};
+use notify_auth::ratelimit::{Bucket, BucketKey, RedisBuckets, TALLY_SCRIPT, TokenBuckets};
+use proptest::prelude::*;
+use redis::AsyncCommands as _;
+use skip::skipped;
+use uuid::Uuid;
+
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("NOTIFY_AUTH_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skipped(&format!(
+                "{test}: NOTIFY_AUTH_REDIS_URL is not set (run under scripts/with-redis)"
+            ));
+            None
+        }
+    }
+}
+
+fn fresh_service() -> Uuid {
+    Uuid::new_v4()
+}
+
+/// GOV.UK Notify's script, exactly as it registers it.
+fn notify_script() -> redis::Script {
+    let text = include_str!("../conformance/notify_tally_bucket.lua");
+    let lines: Vec<&str> = text
+        .split('\n')
+        .skip_while(|l| l.starts_with("--"))
+        .collect();
+    redis::Script::new(&lines.join("\n"))
+}
+
+async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// One run of `script` with Notify's arguments, written as Python writes them (`repr` of the
+/// floats is their shortest round trip, as Rust's `Display`).
+async fn run(
+    script: &redis::Script,
+    connection: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    now: f64,
+    bucket: Bucket,
+) -> i64 {
+    script
+        .arg(key)
+        .arg(format!("{now}"))
+        .arg(format!("{}", bucket.replenish_per_sec()))
+        .arg(bucket.max())
+        .arg(bucket.min())
+        .invoke_async(connection)
+        .await
+        .unwrap()
+}
+
+async fn stored(connection: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<Vec<u8>> {
+    connection.get(key).await.unwrap()
+}
+
+/// A run of requests against one bucket: a rate limit, what the bucket held before (nothing,
+/// a short value, or 12 arbitrary bytes), and the clock's steps (backwards too).
+fn runs() -> impl Strategy<Value = (i32, Option<Vec<u8>>, Vec<f64>)> {
+    let rate_limit = prop_oneof![
+        Just(0),
+        Just(1),
+        Just(3),
+        Just(60),
+        Just(1000),
+        Just(3000),
+        Just(100_000),
+        Just(-60),
+        1..5000i32,
+    ];
+    let before = prop_oneof![
+        Just(None),
+        prop::collection::vec(any::<u8>(), 0..12).prop_map(Some),
+        (any::<f64>(), any::<i32>()).prop_map(|(last, tokens)| {
+            Some(
+                BucketState {
+                    last_replenished: last,
+                    tokens,
+                }
+                .to_bytes()
+                .to_vec(),
+            )
+        }),
+        (1.7e9..1.8e9f64, -5..1005i32).prop_map(|(last, tokens)| {
+            Some(
+                BucketState {
+                    last_replenished: last,
+                    tokens,
+                }
+                .to_bytes()
+                .to_vec(),
+            )
+        }),
+    ];
+    let steps = prop::collection::vec(
+        prop_oneof![Just(0.0), -5.0..5.0f64, 0.0..120.0f64, Just(0.001)],
+        1..25,
+    );
+    (rate_limit, before, steps)
+}
+
+/// The crate's script and Notify's, run side by side on the same arguments, return the same
+/// tokens and store the same 12 bytes, which `bucket::tally` computes too.
+#[test]
+fn the_crates_script_answers_and_stores_as_notifys() {
+    let Some(url) = redis_url("the_crates_script_answers_and_stores_as_notifys") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shared = runtime.block_on(connection(&url));
+    let (notify, ours) = (notify_script(), redis::Script::new(TALLY_SCRIPT));
+    let config = ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |((rate_limit, before, steps) in runs())| {
+        runtime.block_on(async {
+            // A multiplexed connection's clones share it.
+            let mut connection = shared.clone();
+            let bucket = Bucket::for_rate_limit(rate_limit);
+            let (a, b) = (format!("notify-{}", Uuid::new_v4()), format!("crate-{}", Uuid::new_v4()));
+            if let Some(bytes) = &before {
+                let _: () = connection.set(&a, bytes).await.unwrap();
+                let _: () = connection.set(&b, bytes).await.unwrap();
+            }
+            let mut state = before.as_deref().and_then(BucketState::from_bytes);
+            let mut now = 1_764_950_000.125;
+            for step in &steps {
+                now += step;
+                let expected = bucket::tally(state, now, bucket);
+                let by_notify = run(&notify, &mut connection, &a, now, bucket).await;
+                let by_crate = run(&ours, &mut connection, &b, now, bucket).await;
+                let (stored_a, stored_b) = (stored(&mut connection, &a).await, stored(&mut connection, &b).await);
+                prop_assert_eq!(by_crate, by_notify);
+                prop_assert_eq!(&stored_b, &stored_a);
+                let stored = stored_a.unwrap();
+                prop_assert_eq!(stored.len(), 12);
+                prop_assert_eq!(&stored[..], &expected.state.to_bytes()[..]);
+                // Redis's integer of a NaN is the platform's: only its verdict is portable.
+                if expected.remaining != i64::MIN {
+                    prop_assert_eq!(by_notify, expected.remaining);
+                } else {
+                    prop_assert!(by_notify < 1);
+                }
+                state = Some(expected.state);
+            }
+            let _: () = connection.del(&[&a, &b]).await.unwrap();
+            Ok(())
+        })?;
+    });
+}
+
+/// GOV.UK Notify's Python (its validator's function, its script, redis-py) and the crate's
+/// backend draw from one bucket, each continuing where the other stopped.
+#[test]
+fn notify_and_the_crate_share_one_bucket_both_ways() {
+    let Some(url) = redis_url("notify_and_the_crate_share_one_bucket_both_ways") else {
+        return;
+    };
+    let Some(python) = std::env::var("NOTIFY_AUTH_ORACLE_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        skipped(
+            "notify_and_the_crate_share_one_bucket_both_ways: set NOTIFY_AUTH_ORACLE_PYTHON to \
+             a Python with redis==8.1.0 (scripts/test makes it)",
+        );
+        return;
+    };
+    let service = fresh_service();
+    // Notify, through its validator's function: 60 a minute, a bucket of 21.
+    let notify_takes = |n: u32| -> Vec<i64> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/rate_limit.py");
+        let output = Command::new(&python)
+            .args([script, &url, "take", &service.to_string(), "normal", "60"])
+            .arg(n.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let buckets = RedisBuckets::new(&url).unwrap();
+    let key = BucketKey::new(service, KeyType::Normal);
+    let bucket = Bucket::for_rate_limit(60);
+    let crate_takes = |n: u32| -> Vec<i64> {
+        runtime.block_on(async {
+            let mut left = Vec::new();
+            for _ in 0..n {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs_f64();
+                left.push(buckets.tally(&key, bucket, now).await.unwrap());
+            }
+            left
+        })
+    };
+    // One token a second: a second passing between the two may grant one back, so each side's
+    // first answer is one of two, and the rest follow it.
+    let first = notify_takes(5);
+    assert_eq!(first, [20, 19, 18, 17, 16]);
+    let then = crate_takes(5);
+    assert!(
+        (then[0] == 15 || then[0] == 16) && then.windows(2).all(|w| w[1] == w[0] - 1),
+        "{then:?}"
+    );
+    let after = notify_takes(3);
+    assert!(
+        after[0] == then[4] - 1 || after[0] == then[4],
+        "{then:?} then {after:?}"
+    );
+    assert!(after.windows(2).all(|w| w[1] == w[0] - 1), "{after:?}");
+}
+
+/// Two instances (two connections, two backends) on one bucket: every token is granted once,
+/// whichever asks, however many ask at once.
+#[test]
+fn two_instances_draw_from_one_bucket() {
+    let Some(url) = redis_url("two_instances_draw_from_one_bucket") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (a, b) = (
+            Arc::new(RedisBuckets::new(&url).unwrap()),
+            Arc::new(RedisBuckets::new(&url).unwrap()),
+        );
+        let key = BucketKey::new(fresh_service(), KeyType::Team);
+        let bucket = Bucket::for_rate_limit(3000); // 1000 tokens
+        let now = 1_764_950_000.5;
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let instance = if i % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&b)
+            };
+            tasks.push(tokio::spawn(async move {
+                instance.tally(&key, bucket, now).await.unwrap()
+            }));
+        }
+        let mut left = Vec::new();
+        for task in tasks {
+            left.push(task.await.unwrap());
+        }
+        left.sort_unstable();
+        let expected: Vec<i64> = (800..1000).collect();
+        assert_eq!(left, expected, "each token granted once");
+    });
+}
+
+/// A Redis server of the test's own on a free port, stopped when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(binary: &str, port: u16) -> Server {
+        let child = Command::new(binary)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Redis stopped mid-run: requests are let through, each within the timeout, and at once
+/// while Redis rests after a failure; the limit holds again once it is back.
+#[test]
+fn a_redis_that_stops_lets_requests_through_quickly_and_comes_back() {
+    let test = "a_redis_that_stops_lets_requests_through_quickly_and_comes_back";
+    if redis_url(test).is_none() {
+        return;
+    }
+    let Some(binary) = std::env::var("NOTIFY_AUTH_REDIS_SERVER")
+        .ok()
+        .filter(|b| !b.is_empty())
+    else {
+        skipped(&format!(
+            "{test}: NOTIFY_AUTH_REDIS_SERVER is not set (run under scripts/with-redis)"
+        ));
+        return;
+    };
+    let port = free_port();
+    let server = Server::start(&binary, port);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let timeout = Duration::from_millis(100);
+    let buckets = RedisBuckets::new(&server.url())
+        .unwrap()
+        .timeout(timeout)
+        .retry_after(Duration::from_millis(500));
+    let key = BucketKey::new(fresh_service(), KeyType::Normal);
+    let bucket = Bucket::for_rate_limit(60);
+    let tally = |buckets: &RedisBuckets| {
+        runtime.block_on(async {
+            let started = Instant::now();
+            let answer = buckets.tally(&key, bucket, 1_764_950_000.0).await;
+            (answer, started.elapsed())
+        })
+    };
+    assert_eq!(tally(&buckets).0.unwrap(), 20);
+    drop(server);
+    let (answer, took) = tally(&buckets);
+    assert!(answer.is_err(), "{answer:?}");
+    assert!(took < timeout * 3, "the failed call took {took:?}");
+    // Resting: no call to Redis at all.
+    for _ in 0..20 {
+        let (answer, took) = tally(&buckets);
+        assert!(answer.is_err());
+        assert!(
+            took < Duration::from_millis(10),
+            "a resting call took {took:?}"
+        );
+    }
+    // Back (empty: nothing was saved), and asked again once the rest is over.
+    let _server = Server::start(&binary, port);
+    std::thread::sleep(Duration::from_millis(600));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match tally(&buckets).0 {
+            Ok(left) => {
+                assert_eq!(left, 20, "a new bucket");
+                break;
+            }
+            Err(e) => {
+                assert!(Instant::now() < deadline, "Redis did not come back: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    assert_eq!(tally(&buckets).0.unwrap(), 19);
+}
