@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use notify_auth::token::{CombinedApiKey, create_token};
 
+#[cfg(feature = "redis")]
+#[path = "skip/mod.rs"]
+mod skip;
+
 /// The demo key file's documented keys.
 const DEMO_KEY: &str =
     "demo-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";
@@ -493,6 +497,7 @@ fn demo_server_help_describes_every_flag() {
     let output = Command::new(server_binary())
         .arg("--help")
         .env("DATABASE_URL", "postgres://u:never-shown@db/notify")
+        .env("REDIS_URL", "redis://:never-shown@cache/0")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
@@ -514,6 +519,8 @@ fn demo_server_help_describes_every_flag() {
         ("--dialect", "NOTIFY_AUTH_DIALECT", Some("uk")),
         ("--gc-raw-keys", "NOTIFY_AUTH_GC_RAW_KEYS", Some("exact")),
         ("--no-auth", "NOTIFY_AUTH_NO_AUTH", None),
+        ("--redis-url", "REDIS_URL", None),
+        ("--no-rate-limit", "NOTIFY_AUTH_NO_RATE_LIMIT", None),
     ] {
         let line = help
             .lines()
@@ -618,4 +625,185 @@ fn demo_server_exposes_its_metrics() {
         !body.contains(&key.service_id().to_string()),
         "no ids: {body}"
     );
+}
+
+/// A key file with one service limited to 6 requests a minute (a bucket of 3 tokens, one
+/// every 10 seconds: 2 requests through, then 429), with a normal and a test key.
+fn limited_keys(name: &str) -> (PathBuf, [String; 2]) {
+    let dir = std::env::temp_dir().join(format!("notify-auth-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let service = uuid::Uuid::new_v4();
+    let (live, test) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let file = serde_json::json!({
+        "services": [{
+            "id": service, "active": true, "rate_limit": 6,
+            "api_keys": [
+                {"id": uuid::Uuid::new_v4(), "secret": live, "key_type": "normal"},
+                {"id": uuid::Uuid::new_v4(), "secret": test, "key_type": "test"},
+            ],
+        }],
+        "internal_clients": {"notify-admin": ["dev-notify-secret-key"]},
+    });
+    let path = dir.join("keys.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    let keys = [live, test].map(|secret| format!("key-{service}-{secret}"));
+    (path, keys)
+}
+
+fn post_sms(addr: &str, combined: &str) -> (String, String) {
+    let auth = format!("Bearer {}", token_for(combined));
+    let (status, _, body) = send(
+        addr,
+        "POST",
+        "/v2/notifications/sms",
+        &[("Authorization", &auth)],
+    );
+    (status, body)
+}
+
+const LIMITED_LIVE: &str = "{\"errors\":[{\"error\":\"RateLimitError\",\"message\":\"Exceeded \
+     rate limit for key type LIVE of 6 requests per 60 seconds\"}],\"status_code\":429}\n";
+
+/// Sending a notification meets Notify's API rate limit (in memory without `--redis-url`):
+/// the service's own limit, per key type, Notify's 429; other routes and methods are not
+/// limited.
+#[test]
+fn demo_server_rate_limits_sending() {
+    let (path, [live, test]) = limited_keys("rate-limit");
+    let server = start(&["--keys", path.to_str().unwrap()]);
+    let addr = server.addr.as_str();
+    for _ in 0..2 {
+        assert_eq!(post_sms(addr, &live).0, "HTTP/1.1 200 OK");
+    }
+    assert_eq!(
+        post_sms(addr, &live),
+        (
+            "HTTP/1.1 429 Too Many Requests".to_owned(),
+            LIMITED_LIVE.to_owned()
+        )
+    );
+    assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
+    let auth = format!("Bearer {}", token_for(&live));
+    let (status, _, _) = send(
+        addr,
+        "GET",
+        "/v2/notifications/sms",
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let (status, _, _) = send(
+        addr,
+        "POST",
+        "/v2/notifications",
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+
+    let server = start(&["--keys", path.to_str().unwrap(), "--no-rate-limit"]);
+    for _ in 0..5 {
+        assert_eq!(post_sms(&server.addr, &live).0, "HTTP/1.1 200 OK");
+    }
+}
+
+/// With `--redis-url`, the buckets are Notify's in Redis: GOV.UK Notify's Python (its
+/// validator's function and script, conformance/rate_limit.py) and the server draw from the
+/// same ones, both ways. A Redis nobody answers at lets requests through; a URL that is not
+/// usable is a one-line error and exit code 2.
+#[cfg(feature = "redis")]
+#[test]
+fn demo_server_shares_notifys_buckets_in_redis() {
+    let url = match std::env::var("NOTIFY_AUTH_REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            skip::skipped(
+                "demo_server_shares_notifys_buckets_in_redis: NOTIFY_AUTH_REDIS_URL is not set \
+                 (run under scripts/with-redis)",
+            );
+            return;
+        }
+    };
+    let python = std::env::var("NOTIFY_AUTH_ORACLE_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let Some(python) = python else {
+        skip::skipped(
+            "demo_server_shares_notifys_buckets_in_redis: set NOTIFY_AUTH_ORACLE_PYTHON to a \
+             Python with redis==8.1.0 (scripts/test makes it)",
+        );
+        return;
+    };
+    let (path, [live, test]) = limited_keys("redis");
+    let notify_takes = |combined: &str, key_type: &str| -> Vec<i64> {
+        let key: CombinedApiKey = combined.parse().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/rate_limit.py");
+        let output = Command::new(&python)
+            .args([
+                script,
+                &url,
+                "take",
+                &key.service_id().to_string(),
+                key_type,
+                "6",
+                "1",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let server = start(&["--keys", path.to_str().unwrap(), "--redis-url", &url]);
+    let addr = server.addr.as_str();
+    // Notify first: 3 tokens, it takes one and leaves 2; the server's first request leaves 1
+    // (through), its second none (429).
+    assert_eq!(notify_takes(&live, "normal"), [2]);
+    assert_eq!(post_sms(addr, &live).0, "HTTP/1.1 200 OK");
+    assert_eq!(
+        post_sms(addr, &live),
+        (
+            "HTTP/1.1 429 Too Many Requests".to_owned(),
+            LIMITED_LIVE.to_owned()
+        )
+    );
+    // The server first: two requests through, and Notify finds the bucket empty.
+    assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
+    assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
+    assert_eq!(notify_takes(&test, "test"), [0]);
+
+    // Nobody at that port: requests go through, quickly.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = nobody.local_addr().unwrap().port();
+    drop(nobody);
+    let down = format!("redis://127.0.0.1:{port}/0");
+    let server = start(&["--keys", path.to_str().unwrap(), "--redis-url", &down]);
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(post_sms(&server.addr, &live).0, "HTTP/1.1 200 OK");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let output = Command::new(server_binary())
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--redis-url",
+            "http://:hunter2@cache.internal/",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --redis-url: the Redis URL is not usable"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }

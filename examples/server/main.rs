@@ -8,9 +8,9 @@
 //!
 //! Every flag can also be set from the environment (`NOTIFY_AUTH_ADDR`, `NOTIFY_AUTH_KEYS`,
 //! `DATABASE_URL`, `NOTIFY_AUTH_SECRET_FORMAT`, `NOTIFY_AUTH_REQUEST_BINDING`,
-//! `NOTIFY_AUTH_DIALECT`, `NOTIFY_AUTH_GC_RAW_KEYS`, `NOTIFY_AUTH_NO_AUTH`); a flag wins over
-//! its variable. `--help` lists them with their defaults. A bad value is a one-line error and
-//! exit code 2.
+//! `NOTIFY_AUTH_DIALECT`, `NOTIFY_AUTH_GC_RAW_KEYS`, `NOTIFY_AUTH_NO_AUTH`, `REDIS_URL`,
+//! `NOTIFY_AUTH_NO_RATE_LIMIT`); a flag wins over its variable. `--help` lists them with their
+//! defaults. A bad value is a one-line error and exit code 2.
 //!
 //! - `GET /_status`: 200 `{"status":"ok"}`, no authentication (with `--database-url`, also the
 //!   key cache's and the database's counters and the invalidation listener's state:
@@ -21,6 +21,12 @@
 //!   or with `--database-url URL` (or `DATABASE_URL`) from PostgreSQL through a cache that
 //!   keeps services until they change while its listener is proven (LISTEN/NOTIFY), for 2
 //!   seconds otherwise.
+//! - `POST /v2/notifications/{notification_type}` (any type, as Notify routes it): the same,
+//!   after GOV.UK Notify's API rate limit (`notify_auth::ratelimit`): the service's
+//!   `rate_limit` (the key file's, or the database's) requests a minute per key type, then 429
+//!   as Notify answers. The buckets are in memory, or with `--redis-url URL` (or `REDIS_URL`;
+//!   feature `redis`) in Redis, shared with other instances and with Notify's own; a Redis that
+//!   does not answer lets requests through. `--no-rate-limit` turns it off.
 //! - any method, `/service` and any path under it: internal authentication for the client
 //!   `notify-admin` with the key file's `internal_clients` secrets; 200
 //!   `{"client_id":"notify-admin"}`.
@@ -61,9 +67,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use notify_auth::core::RequestBinding;
+use notify_auth::ratelimit::RateLimitLayer;
 use notify_auth::{
     Dialect, InternalAuthLayer, InternalCaller, InternalClient, KeyStore, KeyType, MemoryStore,
     NotifyAuthLayer, Principal,
@@ -121,6 +128,16 @@ struct Args {
     /// real use).
     #[arg(long, env = "NOTIFY_AUTH_NO_AUTH")]
     no_auth: bool,
+
+    /// Keep the API rate limit's buckets in this Redis (`redis://…`), shared with other
+    /// instances and with GOV.UK Notify's own; needs the `redis` feature. Without it, in
+    /// memory (the variable's value is never shown: a URL may hold a password).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+
+    /// Serve POST /v2/notifications/… without the API rate limit (the load test's baseline).
+    #[arg(long, env = "NOTIFY_AUTH_NO_RATE_LIMIT")]
+    no_rate_limit: bool,
 }
 
 /// `--secret-format`'s value, checked (the secret key and salt are read later, and only with
@@ -143,6 +160,7 @@ fn parse_args() -> Result<Args, (String, u8)> {
     match Args::try_parse() {
         Ok(mut args) => {
             args.database_url = args.database_url.filter(|url| !url.is_empty());
+            args.redis_url = args.redis_url.filter(|url| !url.is_empty());
             Ok(args)
         }
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -242,6 +260,34 @@ fn database_keys(_: &Args, _: &str) -> Result<Keys, String> {
     Err("--database-url needs the postgres feature: cargo run --example server --features postgres -- …".to_owned())
 }
 
+/// The API rate limit of `POST /v2/notifications/…`: in Redis with `--redis-url`, else in
+/// memory; none with `--no-rate-limit`.
+fn rate_limit(args: &Args) -> Result<Option<RateLimitLayer>, String> {
+    if args.no_rate_limit {
+        return Ok(None);
+    }
+    let layer = match &args.redis_url {
+        None => RateLimitLayer::in_memory(),
+        Some(url) => redis_rate_limit(url)?,
+    };
+    Ok(Some(layer.dialect(args.dialect)))
+}
+
+#[cfg(feature = "redis")]
+fn redis_rate_limit(url: &str) -> Result<RateLimitLayer, String> {
+    let buckets =
+        notify_auth::ratelimit::RedisBuckets::new(url).map_err(|e| format!("--redis-url: {e}"))?;
+    Ok(RateLimitLayer::new(buckets))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_rate_limit(_: &str) -> Result<RateLimitLayer, String> {
+    Err(
+        "--redis-url needs the redis feature: cargo run --example server --features redis -- …"
+            .to_owned(),
+    )
+}
+
 /// The demo application.
 fn app(
     keys: Keys,
@@ -249,6 +295,7 @@ fn app(
     binding: RequestBinding,
     dialect: Dialect,
     no_auth: bool,
+    limit: Option<RateLimitLayer>,
 ) -> Router {
     let status = keys.status.clone();
     let status = get(move || {
@@ -271,9 +318,15 @@ fn app(
             .route("/service", any(anonymous))
             .route("/service/{*path}", any(anonymous));
     }
-    let public = Router::new()
+    let mut public = Router::new()
         .route("/v2/", any(whoami))
         .route("/v2/{*path}", any(whoami));
+    // Sending a notification meets Notify's API rate limit first (any other method on the
+    // path is answered as any other /v2/ path is).
+    if let Some(limit) = limit {
+        let send = post(whoami).layer(limit).fallback(whoami);
+        public = public.route("/v2/notifications/{notification_type}", send);
+    }
     // Without binding, the plain layer: the inner routes then receive the request's own body
     // type (a bound layer hands on `Either<Full<Bytes>, Body>`, which axum boxes again).
     let layer = NotifyAuthLayer::from_shared(keys.store).dialect(dialect);
@@ -373,6 +426,13 @@ async fn main() -> ExitCode {
             }
         },
     };
+    let limit = match rate_limit(&args) {
+        Ok(limit) => limit,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -387,7 +447,7 @@ async fn main() -> ExitCode {
     };
     if let Err(e) = axum::serve(
         listener,
-        app(keys, admin, args.binding, args.dialect, args.no_auth),
+        app(keys, admin, args.binding, args.dialect, args.no_auth, limit),
     )
     .with_graceful_shutdown(shutdown)
     .await
