@@ -18,6 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use notify_auth::core::{Authorization, Credential, authenticate};
+use notify_auth::ratelimit::{Bucket, BucketKey, MemoryBuckets, RateLimitLayer};
 use notify_auth::token::create_token_at;
 use notify_auth::{
     ApiKey, AuthError, Dialect, KeyBySecret, KeyStore, KeyType, MemoryStore, NotifyAuthLayer,
@@ -239,7 +240,73 @@ fn benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The same, with Notify's API rate limit in memory inside the authentication (the
+    // service's limit high enough never to answer 429: the bucket's work, not the 429's).
+    let unlimited = MemoryStore::builder()
+        .service(service(sid, 1).with_rate_limit(i32::MAX))
+        .build()
+        .unwrap();
+    let limited = NotifyAuthLayer::new(unlimited)
+        .clock(|| NOW)
+        .layer(RateLimitLayer::in_memory().layer(noop));
+    g.bench_function("with_layer_and_rate_limit", |b| {
+        b.to_async(&rt).iter_batched(
+            request,
+            |req| {
+                let svc = limited.clone();
+                async move {
+                    let response = svc.oneshot(req).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.finish();
+
+    // The rate limit alone around the no-op service, on a request the authentication layer
+    // has granted (its principal and record in the extensions): what the limit adds.
+    let record = Arc::new(service(sid, 1).with_rate_limit(i32::MAX));
+    let granted = || {
+        let mut request = request();
+        request
+            .extensions_mut()
+            .insert(Principal::new(sid, Uuid::from_u128(1), KeyType::Normal));
+        request.extensions_mut().insert(Arc::clone(&record));
+        request
+    };
+    let limit_alone = RateLimitLayer::in_memory().layer(noop);
+    let mut g = c.benchmark_group("rate_limit");
+    g.bench_function("granted_request_bare", |b| {
+        b.to_async(&rt)
+            .iter_batched(granted, |req| noop.oneshot(req), BatchSize::SmallInput)
+    });
+    g.bench_function("granted_request_limited", |b| {
+        b.to_async(&rt).iter_batched(
+            granted,
+            |req| {
+                let svc = limit_alone.clone();
+                async move {
+                    let response = svc.oneshot(req).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    // One request against a bucket in memory, alone: the lock, the map, the arithmetic.
+    let buckets = MemoryBuckets::new();
+    let key = BucketKey::new(sid, KeyType::Normal);
+    let bucket = Bucket::for_rate_limit(3000);
+    let mut now = 1_764_950_000.0;
+    c.bench_function("rate_limit/memory_tally", |b| {
+        b.iter(|| {
+            now += 0.02; // one token a request: the bucket never runs dry
+            black_box(buckets.take(black_box(&key), bucket, now))
+        })
+    });
 
     // An axum router answering JSON, with the layer on its route, with a layer that changes
     // nothing, and without (the demo server's shape, without the network).

@@ -35,11 +35,11 @@ impl Bucket {
     /// `rate_limit / 60` tokens a second, at most `min(ceil(rate_limit / 3) + 1, 1000)`,
     /// at least 0.
     pub fn for_rate_limit(rate_limit: i32) -> Self {
-        let rate_limit = f64::from(rate_limit);
-        // Python's `ceil(rate_limit / 3)`: a float division, then the ceiling, an int.
-        let max = (rate_limit / 3.0).ceil() as i64 + 1;
+        // Python's `ceil(rate_limit / 3)` (a float division, exact for any 32-bit integer,
+        // then its ceiling), in integers.
+        let max = (i64::from(rate_limit) + 2).div_euclid(3) + 1;
         Bucket {
-            replenish_per_sec: rate_limit / RATE_LIMIT_INTERVAL_SECS as f64,
+            replenish_per_sec: f64::from(rate_limit) / RATE_LIMIT_INTERVAL_SECS as f64,
             max: max.min(TOKEN_BUCKET_MAX),
             min: TOKEN_BUCKET_MIN,
         }
@@ -160,6 +160,19 @@ fn c_long_long(x: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_tokens_are_pythons_ceiling() {
+        for rate_limit in (-1000..1000).chain([i32::MIN, i32::MIN + 1, i32::MAX - 1, i32::MAX]) {
+            let python = (f64::from(rate_limit) / 3.0).ceil() as i64 + 1;
+            let expected = python.min(TOKEN_BUCKET_MAX);
+            assert_eq!(
+                Bucket::for_rate_limit(rate_limit).max(),
+                expected,
+                "{rate_limit}"
+            );
+        }
+    }
 
     #[test]
     fn buckets_follow_notifys_arguments() {

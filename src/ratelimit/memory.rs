@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use super::bucket::{self, Bucket, BucketState};
@@ -25,7 +24,6 @@ const FIRST_SWEEP: usize = 256;
 /// token). So memory follows the services that sent requests in the last few tens of seconds.
 pub struct MemoryBuckets {
     shards: Box<[Mutex<Shard>]>,
-    hasher: foldhash::fast::RandomState,
 }
 
 #[derive(Default)]
@@ -58,10 +56,7 @@ impl MemoryBuckets {
                 })
             })
             .collect();
-        MemoryBuckets {
-            shards,
-            hasher: foldhash::fast::RandomState::default(),
-        }
+        MemoryBuckets { shards }
     }
 
     /// The buckets held now.
@@ -89,8 +84,12 @@ impl MemoryBuckets {
         shard.buckets.get(key).map(|entry| entry.state)
     }
 
+    /// The shard of `key`, by its service id's low bits: service ids are random (UUIDs the
+    /// operator's database made, version 4 in Notify), so they spread without hashing; only
+    /// the map hashes.
     fn shard(&self, key: &BucketKey) -> &Mutex<Shard> {
-        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+        let spread = key.service_id.as_u128() as usize ^ key.key_type as usize;
+        &self.shards[spread % SHARDS]
     }
 
     /// One request against `key`'s bucket at `now`: the tokens left.
@@ -98,16 +97,18 @@ impl MemoryBuckets {
         // A poisoned lock held a bucket mid-update: its last state is still whole (the map is
         // written once, at the end).
         let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
-        let stored = shard.buckets.get(key).map(|entry| entry.state);
-        let tally = bucket::tally(stored, now, bucket);
-        let full_at = full_at(tally.state, bucket, now);
-        shard.buckets.insert(
-            *key,
-            Entry {
-                state: tally.state,
-                full_at,
-            },
-        );
+        let tally = match shard.buckets.entry(*key) {
+            std::collections::hash_map::Entry::Occupied(mut held) => {
+                let tally = bucket::tally(Some(held.get().state), now, bucket);
+                *held.get_mut() = Entry::after(tally.state, bucket, now);
+                tally
+            }
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let tally = bucket::tally(None, now, bucket);
+                vacant.insert(Entry::after(tally.state, bucket, now));
+                tally
+            }
+        };
         if shard.buckets.len() > shard.sweep_at {
             shard.buckets.retain(|_, entry| entry.full_at > now);
             shard.sweep_at = (shard.buckets.len() * 2).max(FIRST_SWEEP);
@@ -116,17 +117,21 @@ impl MemoryBuckets {
     }
 }
 
-/// When `state` is full again: one token past the missing ones, so that a new bucket then is
-/// the same as this one but for its next token's time. A bucket that never refills (a rate
-/// limit of 0 or less: every request is over the limit, full or not) may go after a minute.
-fn full_at(state: BucketState, bucket: Bucket, now: f64) -> f64 {
-    let rate = bucket.replenish_per_sec();
-    let missing = (bucket.max() - i64::from(state.tokens)).max(0) as f64 + 1.0;
-    let at = state.last_replenished + missing / rate;
-    if rate > 0.0 && at.is_finite() {
-        at
-    } else {
-        now + super::bucket::RATE_LIMIT_INTERVAL_SECS as f64
+impl Entry {
+    /// The bucket `state`, which may be dropped once full again: one token past the missing
+    /// ones, so that a new bucket then is the same as this one but for its next token's time.
+    /// A bucket that never refills (a rate limit of 0 or less: every request is over the
+    /// limit, full or not) may go after a minute.
+    fn after(state: BucketState, bucket: Bucket, now: f64) -> Entry {
+        let rate = bucket.replenish_per_sec();
+        let missing = (bucket.max() - i64::from(state.tokens)).max(0) as f64 + 1.0;
+        let at = state.last_replenished + missing / rate;
+        let full_at = if rate > 0.0 && at.is_finite() {
+            at
+        } else {
+            now + super::bucket::RATE_LIMIT_INTERVAL_SECS as f64
+        };
+        Entry { state, full_at }
     }
 }
 
