@@ -212,12 +212,10 @@ struct Settings {
     timeout: Option<Duration>,
 }
 
-/// How long the layer waits for a backend that does not answer at once, by default.
-pub const DEFAULT_TALLY_TIMEOUT: Duration = Duration::from_millis(100);
-
 impl RateLimitLayer {
-    /// The limit with `buckets` as the backend, GOV.UK Notify's dialect, the system clock, and
-    /// a wait of at most [`DEFAULT_TALLY_TIMEOUT`] for a backend that does not answer at once.
+    /// The limit with `buckets` as the backend, GOV.UK Notify's dialect and the system clock.
+    /// A backend that does not answer at once is awaited as long as it takes: the backend
+    /// bounds its calls (`RedisBuckets` does), or [`RateLimitLayer::timeout`] does.
     pub fn new(buckets: impl TokenBuckets) -> Self {
         Self::from_shared(Arc::new(buckets))
     }
@@ -230,7 +228,7 @@ impl RateLimitLayer {
                 buckets,
                 dialect: Dialect::Uk,
                 clock: Arc::new(system_time),
-                timeout: Some(DEFAULT_TALLY_TIMEOUT),
+                timeout: None,
             }),
         }
     }
@@ -270,7 +268,9 @@ impl RateLimitLayer {
     }
 
     /// Waits at most `timeout` for a backend that does not answer at once; past it, the
-    /// request goes through. (`RedisBuckets` also bounds its own calls.)
+    /// request goes through. For a backend of yours that does not bound its own calls
+    /// (`RedisBuckets` does, on the runtime's timer); this one is `futures-timer`'s (any
+    /// executor), which costs a wake-up of its thread per waiting request.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with(|s| s.timeout = Some(timeout))
     }

@@ -44,8 +44,9 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// loaded once). A fleet of instances, this crate's and GOV.UK Notify's Python API alike,
 /// share one limit per service and key type.
 ///
-/// Each call is bounded by a timeout ([`DEFAULT_REDIS_TIMEOUT`]); a call that fails or times
-/// out lets the request through, as Notify does, and for the next second
+/// Each call is bounded by a timeout ([`DEFAULT_REDIS_TIMEOUT`], for connecting and for each
+/// response, on the runtime's timer); a call that fails or times out lets the request
+/// through, as Notify does, and for the next second
 /// ([`RedisBuckets::retry_after`]) requests go through at once without asking a Redis that
 /// just failed, so an outage costs the requests no time. The connection is made at the first
 /// request (on the runtime serving it: Tokio), and made again after it breaks.
@@ -167,24 +168,32 @@ impl TokenBuckets for RedisBuckets {
             )));
         }
         let mut manager = self.manager()?;
-        // The numbers as Python's redis client writes them: shortest round-trip decimals.
-        let mut invocation = self.script.prepare_invoke();
-        invocation
-            .arg(key.redis_key())
-            .arg(format!("{now}"))
-            .arg(format!("{}", bucket.replenish_per_sec()))
-            .arg(bucket.max())
-            .arg(bucket.min());
-        let call = invocation.invoke_async::<i64>(&mut manager);
-        let answer = match futures_timeout(call, self.timeout).await {
-            Some(Ok(remaining)) => Ok(remaining),
-            Some(Err(e)) => Err(self.error(&e)),
-            None => Err(BucketError::new(format!(
-                "Redis at {}: no answer within {} ms",
-                self.target,
-                self.timeout.as_millis()
-            ))),
-        };
+        // The key and the numbers as Python's redis client writes them (shortest round-trip
+        // decimals), written on the stack: `EVALSHA`, and the script loaded if Redis has not
+        // got it yet. Bounded by the connection's own timeouts (connecting, and each
+        // response), on the runtime's timer: no timer of our own per request.
+        let mut text = Args::default();
+        let (key, now) = (text.key(key), text.number(now));
+        let rate = text.number(bucket.replenish_per_sec());
+        let (key, now, rate) = (&text.buffer[key], &text.buffer[now], &text.buffer[rate]);
+        let mut evalsha = redis::cmd("EVALSHA");
+        evalsha
+            .arg(self.script.get_hash())
+            .arg(0)
+            .arg(key)
+            .arg(now)
+            .arg(rate);
+        evalsha.arg(bucket.max()).arg(bucket.min());
+        let answer = match evalsha.query_async::<i64>(&mut manager).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                let mut invocation = self.script.prepare_invoke();
+                invocation.arg(key).arg(now).arg(rate);
+                invocation.arg(bucket.max()).arg(bucket.min());
+                invocation.invoke_async::<i64>(&mut manager).await
+            }
+            answer => answer,
+        }
+        .map_err(|e| self.error(&e));
         match &answer {
             Ok(_) => self.failed_at.store(0, Ordering::Relaxed),
             Err(_) => self.failed_at.store(self.millis(), Ordering::Relaxed),
@@ -193,29 +202,87 @@ impl TokenBuckets for RedisBuckets {
     }
 }
 
-/// `future`'s output, or `None` after `timeout` (futures-timer's clock: no runtime's time
-/// driver needed).
-async fn futures_timeout<F: std::future::Future>(
-    future: F,
-    timeout: Duration,
-) -> Option<F::Output> {
-    use std::future::Future as _;
-    use std::task::Poll;
+/// A call's text arguments, written into one buffer on the stack.
+struct Args {
+    buffer: [u8; 128],
+    len: usize,
+}
 
-    let mut future = std::pin::pin!(future);
-    let mut delay = futures_timer::Delay::new(timeout);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            buffer: [0; 128],
+            len: 0,
         }
-        std::pin::Pin::new(&mut delay).poll(cx).map(|()| None)
-    })
-    .await
+    }
+}
+
+impl Args {
+    /// Appends `text`'s bytes; where they are.
+    fn push(&mut self, text: &[u8]) -> std::ops::Range<usize> {
+        let start = self.len;
+        self.buffer[start..start + text.len()].copy_from_slice(text);
+        self.len += text.len();
+        start..self.len
+    }
+
+    /// Notify's key of the bucket: `<service id>-tokens-<key type>` (at most 49 bytes).
+    fn key(&mut self, key: &BucketKey) -> std::ops::Range<usize> {
+        let mut id = uuid::Uuid::encode_buffer();
+        let id = key.service_id.hyphenated().encode_lower(&mut id);
+        let start = self.len;
+        self.push(id.as_bytes());
+        self.push(b"-tokens-");
+        self.push(key.key_type.as_str().as_bytes());
+        start..self.len
+    }
+
+    /// A number as its shortest round-trip decimal (at most 26 bytes for a finite double;
+    /// `Display` never writes an exponent, so a number past 10^24 falls back to `{:e}`).
+    fn number(&mut self, number: f64) -> std::ops::Range<usize> {
+        use std::io::Write as _;
+        let start = self.len;
+        let mut rest = &mut self.buffer[start..start + 40];
+        let room = rest.len();
+        let written = match number.abs() < 1e24 {
+            true => write!(rest, "{number}"),
+            false => write!(rest, "{number:e}"),
+        };
+        let used = match written {
+            Ok(()) => room - rest.len(),
+            Err(_) => 0,
+        };
+        self.len += used;
+        start..self.len
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_written_as_notify_writes_them() {
+        let mut args = Args::default();
+        let key = BucketKey::new(uuid::Uuid::from_u128(0x2678_5a09), crate::KeyType::Team);
+        let key = args.key(&key);
+        let numbers = [1_764_950_000.125, 50.0, 1000.0 / 60.0, 1e30, -0.5].map(|n| args.number(n));
+        assert_eq!(
+            &args.buffer[key],
+            b"00000000-0000-0000-0000-000026785a09-tokens-team"
+        );
+        let written: Vec<&[u8]> = numbers.into_iter().map(|n| &args.buffer[n]).collect();
+        assert_eq!(
+            written,
+            [
+                &b"1764950000.125"[..],
+                b"50",
+                b"16.666666666666668",
+                b"1e30",
+                b"-0.5"
+            ]
+        );
+    }
 
     #[test]
     fn a_url_is_checked_and_never_shown() {
