@@ -40,6 +40,9 @@
 //!   `AsyncAuthorizeRequest` (`AuthLayer::authorizer`).
 //! - [`KeyStore`] and the built-in [`MemoryStore`] (in code or from a JSON key file); with
 //!   features, `store::CachedKeyStore` (`cache`) and `store::PostgresKeyStore` (`postgres`).
+//! - [`ratelimit`]: GOV.UK Notify's API rate limit after authentication, its token buckets
+//!   in memory or (feature `redis`) shared in Redis with Notify's own; handlers also get the
+//!   service's record ([`ServiceRecord`]: Notify's gate fields and the application's data).
 //! - [`token`]: minting tokens (bound or not) and reading combined API keys.
 //! - [`Dialect`]: answering as GC Notify, Notify.gov or VA Notify instead.
 //! - `axum` (feature, default): [`Principal`], [`InternalCaller`] and [`Caller`] as extractors.
