@@ -51,7 +51,61 @@ pub const KEY_USAGE_WRITES: &str = "notify_auth_key_usage_writes_total";
 /// `notify_auth_rate_limit_total`.
 pub const RATE_LIMIT: &str = "notify_auth_rate_limit_total";
 
-/// Counts one.
+/// A series whose name and labels are all written where it is counted: its key is a
+/// `static` made at compile time (its hash too), so counting it is the recorder's call and
+/// nothing more. For the paths every request takes; [`count`] for the others.
+#[derive(Clone, Copy)]
+pub(crate) struct Series(#[cfg(feature = "metrics")] pub(super) &'static metrics::Key);
+
+impl Series {
+    /// Counts one.
+    #[inline]
+    pub(crate) fn count(self) {
+        #[cfg(feature = "metrics")]
+        metrics::with_recorder(|r| r.register_counter(self.0, &METADATA).increment(1));
+    }
+}
+
+/// `series!(NAME, "label" => "value", …)`: the [`Series`], its key a `static`.
+macro_rules! series {
+    ($name:expr $(, $label:literal => $value:literal)* $(,)?) => {{
+        #[cfg(feature = "metrics")]
+        {
+            static LABELS: &[::metrics::Label] =
+                &[$(::metrics::Label::from_static_parts($label, $value)),*];
+            static KEY: ::metrics::Key = ::metrics::Key::from_static_parts($name, LABELS);
+            $crate::metrics::Series(&KEY)
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = $name;
+            $crate::metrics::Series()
+        }
+    }};
+}
+pub(crate) use series;
+
+/// The series of a request granted to a service's key of `key_type`.
+#[inline]
+pub(crate) fn authorised(key_type: crate::KeyType) -> Series {
+    use crate::KeyType::*;
+    match key_type {
+        Normal => {
+            series!(REQUESTS, "route" => "public", "outcome" => "authorised", "kind" => "normal")
+        }
+        Team => series!(REQUESTS, "route" => "public", "outcome" => "authorised", "kind" => "team"),
+        Test => series!(REQUESTS, "route" => "public", "outcome" => "authorised", "kind" => "test"),
+    }
+}
+
+/// The series of a request granted to the internal client.
+#[inline]
+pub(crate) fn authorised_internal() -> Series {
+    series!(REQUESTS, "route" => "internal", "outcome" => "authorised", "kind" => "internal")
+}
+
+/// Counts one in a series whose labels are chosen as it runs (see [`Series`] for the paths
+/// every request takes).
 #[inline]
 pub(crate) fn count(name: &'static str, labels: &[(&'static str, &'static str)]) {
     #[cfg(feature = "metrics")]
@@ -96,31 +150,54 @@ type Labels = [(&'static str, &'static str); 3];
 
 /// The key of a series, made once per name and labels (the series are a small, fixed set)
 /// and kept for the life of the process: counting then allocates nothing.
+///
+/// Every name and label is a `&'static str` written in this crate, so each thread first looks
+/// the key up by the strings' addresses (integers to hash and compare, no lock); the shared
+/// table, by the strings' contents, is read once per thread and series.
 #[cfg(feature = "metrics")]
 fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> &'static metrics::Key {
+    use std::cell::RefCell;
     use std::collections::HashMap;
     use std::sync::{LazyLock, RwLock};
 
     type Table =
         HashMap<(&'static str, Labels), &'static metrics::Key, foldhash::fast::RandomState>;
+    /// A string by where it is: its address and length.
+    type Addresses = [(usize, usize); 7];
     static KEYS: LazyLock<RwLock<Table>> = LazyLock::new(Default::default);
+    thread_local! {
+        static NEAR: RefCell<HashMap<Addresses, &'static metrics::Key, foldhash::fast::FixedState>> =
+            RefCell::default();
+    }
+
     let mut fixed: Labels = [("", ""); 3];
     for (slot, label) in fixed.iter_mut().zip(labels) {
         *slot = *label;
     }
-    if let Some(key) = KEYS
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&(name, fixed))
-    {
-        return key;
+    let at = |s: &str| (s.as_ptr() as usize, s.len());
+    let mut addresses: Addresses = [at(name); 7];
+    for (i, (k, v)) in fixed.iter().enumerate() {
+        addresses[1 + 2 * i] = at(k);
+        addresses[2 + 2 * i] = at(v);
     }
-    let mut keys = KEYS.write().unwrap_or_else(|e| e.into_inner());
-    keys.entry((name, fixed)).or_insert_with(|| {
-        let labels: Vec<metrics::Label> = labels
-            .iter()
-            .map(|&(k, v)| metrics::Label::from_static_parts(k, v))
-            .collect();
-        Box::leak(Box::new(metrics::Key::from_parts(name, labels)))
-    })
+    let shared = || {
+        if let Some(key) = KEYS
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(name, fixed))
+        {
+            return *key;
+        }
+        let mut keys = KEYS.write().unwrap_or_else(|e| e.into_inner());
+        keys.entry((name, fixed)).or_insert_with(|| {
+            let labels: Vec<metrics::Label> = labels
+                .iter()
+                .map(|&(k, v)| metrics::Label::from_static_parts(k, v))
+                .collect();
+            Box::leak(Box::new(metrics::Key::from_parts(name, labels)))
+        })
+    };
+    // A thread being torn down has no table of its own: the shared one answers.
+    NEAR.try_with(|near| *near.borrow_mut().entry(addresses).or_insert_with(shared))
+        .unwrap_or_else(|_| shared())
 }

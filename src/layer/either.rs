@@ -84,13 +84,13 @@ impl<B: Send + 'static> Scheme<B> for ServiceOrInternal {
         }
     }
 
-    fn counted(granted: &Granted) -> (&'static str, &'static str) {
+    fn counted(granted: &Granted) -> Option<crate::KeyType> {
         match granted {
             Granted::Service(granted) => {
                 record_on_span(&granted.principal);
-                ("public", granted.principal.key_type.as_str())
+                Some(granted.principal.key_type)
             }
-            Granted::Internal(_) => ("internal", "internal"),
+            Granted::Internal(_) => None,
         }
     }
 

@@ -106,8 +106,8 @@ impl<B: Send + 'static> Scheme<B> for Internal {
         request
     }
 
-    fn counted(_: &InternalCaller) -> (&'static str, &'static str) {
-        ("internal", "internal")
+    fn counted(_: &InternalCaller) -> Option<crate::KeyType> {
+        None
     }
 
     fn log_success<Head>(&self, caller: &InternalCaller, request: &Request<Head>, _: i64) {

@@ -89,10 +89,10 @@ pub trait Scheme<B>: Clone + Send + Sync + 'static + private::Sealed {
     /// and records the key's use at `now` if asked to.
     fn log_success<Head>(&self, granted: &Self::Granted, request: &Request<Head>, now: i64);
 
-    /// The route's name and what a success is counted as, for the metrics: `public` and the
-    /// key type, or `internal`.
+    /// What a success is counted as, for the metrics: a service's key of this type, or
+    /// (`None`) the internal client.
     #[doc(hidden)]
-    fn counted(granted: &Self::Granted) -> (&'static str, &'static str);
+    fn counted(granted: &Self::Granted) -> Option<crate::KeyType>;
 
     /// The route's name, for the metrics of a rejection.
     #[doc(hidden)]
@@ -659,11 +659,11 @@ fn grant<A: Scheme<B>, B, B2>(
     now: i64,
 ) {
     scheme.log_success(&granted, request, now);
-    let (route, kind) = A::counted(&granted);
-    crate::metrics::count(
-        crate::metrics::REQUESTS,
-        &[("route", route), ("outcome", "authorised"), ("kind", kind)],
-    );
+    match A::counted(&granted) {
+        Some(key_type) => crate::metrics::authorised(key_type),
+        None => crate::metrics::authorised_internal(),
+    }
+    .count();
     A::extend(granted, request.extensions_mut());
 }
 

@@ -475,9 +475,9 @@ impl<B: Send + 'static> Scheme<B> for Public {
         self.succeeded(&granted.principal, request, now);
     }
 
-    fn counted(granted: &Authenticated) -> (&'static str, &'static str) {
+    fn counted(granted: &Authenticated) -> Option<crate::KeyType> {
         record_on_span(&granted.principal);
-        ("public", granted.principal.key_type.as_str())
+        Some(granted.principal.key_type)
     }
 
     fn extend(granted: Authenticated, extensions: &mut http::Extensions) {
@@ -582,9 +582,9 @@ where
         self.public.succeeded(&granted.principal, request, now);
     }
 
-    fn counted(granted: &Authenticated) -> (&'static str, &'static str) {
+    fn counted(granted: &Authenticated) -> Option<crate::KeyType> {
         record_on_span(&granted.principal);
-        ("public", granted.principal.key_type.as_str())
+        Some(granted.principal.key_type)
     }
 
     fn extend(granted: Authenticated, extensions: &mut http::Extensions) {

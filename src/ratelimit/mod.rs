@@ -319,6 +319,24 @@ impl<S: fmt::Debug> fmt::Debug for RateLimit<S> {
     }
 }
 
+/// Counts a tally of `$key_type`'s bucket with its outcome (a series made at compile time).
+macro_rules! count {
+    ($key_type:expr, $outcome:literal) => {
+        match $key_type {
+            KeyType::Normal => crate::metrics::series!(
+                crate::metrics::RATE_LIMIT, "key_type" => "normal", "outcome" => $outcome
+            ),
+            KeyType::Team => crate::metrics::series!(
+                crate::metrics::RATE_LIMIT, "key_type" => "team", "outcome" => $outcome
+            ),
+            KeyType::Test => crate::metrics::series!(
+                crate::metrics::RATE_LIMIT, "key_type" => "test", "outcome" => $outcome
+            ),
+        }
+        .count()
+    };
+}
+
 /// What one request is tallied against: its bucket, and what to answer if it is over.
 struct Ask {
     key: BucketKey,
@@ -361,11 +379,11 @@ impl Ask {
                     "service {} has been rate limited for token bucket",
                     self.key.service_id
                 );
-                count(key_type, "limited");
+                count!(self.key.key_type, "limited");
                 false
             }
             Ok(_) => {
-                count(key_type, "allowed");
+                count!(self.key.key_type, "allowed");
                 true
             }
             Err(e) => {
@@ -374,18 +392,11 @@ impl Ask {
                     key_type,
                     "the rate limit could not be checked, the request is allowed: {e}"
                 );
-                count(key_type, "unavailable");
+                count!(self.key.key_type, "unavailable");
                 true
             }
         }
     }
-}
-
-fn count(key_type: &'static str, outcome: &'static str) {
-    crate::metrics::count(
-        crate::metrics::RATE_LIMIT,
-        &[("key_type", key_type), ("outcome", outcome)],
-    );
 }
 
 /// The backend's verdict to come: whether the request goes through.

@@ -109,22 +109,22 @@ struct Counters {
 impl Counters {
     fn hit(&self) {
         self.hits.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::count(crate::metrics::CACHE_LOOKUPS, &[("result", "hit")]);
+        crate::metrics::series!(crate::metrics::CACHE_LOOKUPS, "result" => "hit").count();
     }
 
     fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::count(crate::metrics::CACHE_LOOKUPS, &[("result", "miss")]);
+        crate::metrics::series!(crate::metrics::CACHE_LOOKUPS, "result" => "miss").count();
     }
 
     fn known_absent(&self) {
         self.known_absent.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::count(crate::metrics::CACHE_LOOKUPS, &[("result", "known_absent")]);
+        crate::metrics::series!(crate::metrics::CACHE_LOOKUPS, "result" => "known_absent").count();
     }
 
     fn store_call(&self) {
         self.store_calls.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::count(crate::metrics::CACHE_STORE_CALLS, &[]);
+        crate::metrics::series!(crate::metrics::CACHE_STORE_CALLS).count();
     }
 }
 
