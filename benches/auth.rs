@@ -308,6 +308,17 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // One request against a sliding window in memory (GC Notify's and VA Notify's limit): a
+    // window kept full at its limit, its oldest time leaving as the newest comes.
+    let window_key = BucketKey::new(sid, KeyType::Team);
+    let mut at = 1_764_950_000.0;
+    c.bench_function("rate_limit/memory_window", |b| {
+        b.iter(|| {
+            at += 0.02; // 50 a second in a window of 3000: always full, never over
+            black_box(buckets.count(black_box(&window_key), 3000, at))
+        })
+    });
+
     // An axum router answering JSON, with the layer on its route, with a layer that changes
     // nothing, and without (the demo server's shape, without the network).
     async fn whoami(p: Principal) -> axum::Json<Principal> {

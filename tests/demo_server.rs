@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use notify_auth::token::{CombinedApiKey, create_token};
 
 #[cfg(feature = "redis")]
+#[cfg(feature = "redis")]
+#[path = "rate_limit_py/mod.rs"]
+mod rate_limit_py;
 #[path = "skip/mod.rs"]
 mod skip;
 
@@ -630,6 +633,11 @@ fn demo_server_exposes_its_metrics() {
 /// A key file with one service limited to 6 requests a minute (a bucket of 3 tokens, one
 /// every 10 seconds: 2 requests through, then 429), with a normal and a test key.
 fn limited_keys(name: &str) -> (PathBuf, [String; 2]) {
+    limited_keys_expiring(name, serde_json::Value::Null)
+}
+
+/// The same, the keys expiring at `expiry_date` (VA Notify's keys all have one).
+fn limited_keys_expiring(name: &str, expiry_date: serde_json::Value) -> (PathBuf, [String; 2]) {
     let dir = std::env::temp_dir().join(format!("notify-auth-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let service = uuid::Uuid::new_v4();
@@ -638,8 +646,10 @@ fn limited_keys(name: &str) -> (PathBuf, [String; 2]) {
         "services": [{
             "id": service, "active": true, "rate_limit": 6,
             "api_keys": [
-                {"id": uuid::Uuid::new_v4(), "secret": live, "key_type": "normal"},
-                {"id": uuid::Uuid::new_v4(), "secret": test, "key_type": "test"},
+                {"id": uuid::Uuid::new_v4(), "secret": live, "key_type": "normal",
+                 "expiry_date": expiry_date},
+                {"id": uuid::Uuid::new_v4(), "secret": test, "key_type": "test",
+                 "expiry_date": expiry_date},
             ],
         }],
         "internal_clients": {"notify-admin": ["dev-notify-secret-key"]},
@@ -705,6 +715,37 @@ fn demo_server_rate_limits_sending() {
     }
 }
 
+/// In GC Notify's and VA Notify's dialects the server counts as they do: the requests of the
+/// last minute, the seventh over a limit of 6; Notify.gov has no API rate limit.
+#[test]
+fn demo_server_rate_limits_as_each_fork() {
+    let (path, [live, _]) = limited_keys("rate-limit-forks");
+    let (va_path, [va_live, _]) =
+        limited_keys_expiring("rate-limit-va", serde_json::json!("2100-01-01T00:00:00Z"));
+    for (dialect, path, live) in [("gc", &path, &live), ("va", &va_path, &va_live)] {
+        let server = start(&["--keys", path.to_str().unwrap(), "--dialect", dialect]);
+        for _ in 0..6 {
+            assert_eq!(
+                post_sms(&server.addr, live).0,
+                "HTTP/1.1 200 OK",
+                "{dialect}"
+            );
+        }
+        assert_eq!(
+            post_sms(&server.addr, live),
+            (
+                "HTTP/1.1 429 Too Many Requests".to_owned(),
+                LIMITED_LIVE.to_owned()
+            ),
+            "{dialect}"
+        );
+    }
+    let server = start(&["--keys", path.to_str().unwrap(), "--dialect", "gov"]);
+    for _ in 0..10 {
+        assert_eq!(post_sms(&server.addr, &live).0, "HTTP/1.1 200 OK");
+    }
+}
+
 /// With `--redis-url`, the buckets are Notify's in Redis: GOV.UK Notify's Python (its
 /// validator's function and script, conformance/rate_limit.py) and the server draw from the
 /// same ones, both ways. A Redis nobody answers at lets requests through; a URL that is not
@@ -722,38 +763,18 @@ fn demo_server_shares_notifys_buckets_in_redis() {
             return;
         }
     };
-    let python = std::env::var("NOTIFY_AUTH_ORACLE_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty());
-    let Some(python) = python else {
-        skip::skipped(
-            "demo_server_shares_notifys_buckets_in_redis: set NOTIFY_AUTH_ORACLE_PYTHON to a \
-             Python with redis==8.1.0 (scripts/test makes it)",
-        );
+    let test_name = "demo_server_shares_notifys_buckets_in_redis";
+    let Some(python) = rate_limit_py::oracle_python(test_name) else {
         return;
     };
     let (path, [live, test]) = limited_keys("redis");
-    let notify_takes = |combined: &str, key_type: &str| -> Vec<i64> {
+    let service = |combined: &str| {
         let key: CombinedApiKey = combined.parse().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/rate_limit.py");
-        let output = Command::new(&python)
-            .args([
-                script,
-                &url,
-                "take",
-                &key.service_id().to_string(),
-                key_type,
-                "6",
-                "1",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        key.service_id().to_string()
+    };
+    let notify_takes = |combined: &str, key_type: &str| -> Vec<i64> {
+        let service = service(combined);
+        rate_limit_py::rate_limit_py(&python, &[&url, "take", &service, key_type, "6", "1"])
     };
     let server = start(&["--keys", path.to_str().unwrap(), "--redis-url", &url]);
     let addr = server.addr.as_str();
@@ -772,6 +793,25 @@ fn demo_server_shares_notifys_buckets_in_redis() {
     assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
     assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
     assert_eq!(notify_takes(&test, "test"), [0]);
+
+    // In GC Notify's dialect, its window: GC's Python counts 3 of the 6, the server 3 more,
+    // then the seventh is over, and GC's Python finds it so.
+    let (gc_path, [gc_live, _]) = limited_keys("redis-gc");
+    let gc_sends = |n: &str| -> Vec<bool> {
+        let service = service(&gc_live);
+        rate_limit_py::rate_limit_py(&python, &[&url, "window", &service, "normal", "6", n])
+    };
+    let gc_args = ["--keys", gc_path.to_str().unwrap(), "--redis-url", &url];
+    let gc = start(&[&gc_args[..], &["--dialect", "gc"]].concat());
+    assert_eq!(gc_sends("3"), [false, false, false]);
+    for _ in 0..3 {
+        assert_eq!(post_sms(&gc.addr, &gc_live).0, "HTTP/1.1 200 OK");
+    }
+    assert_eq!(
+        post_sms(&gc.addr, &gc_live).0,
+        "HTTP/1.1 429 Too Many Requests"
+    );
+    assert_eq!(gc_sends("1"), [true]);
 
     // Nobody at that port: requests go through, quickly.
     let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

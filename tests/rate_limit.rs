@@ -12,7 +12,8 @@ use axum::routing::post;
 use common::*;
 use http::{Request, header};
 use notify_auth::ratelimit::{
-    Bucket, BucketError, BucketKey, MemoryBuckets, RateLimitLayer, RateLimited, TokenBuckets,
+    Algorithm, Bucket, BucketError, BucketKey, MemoryBuckets, RateLimitLayer, RateLimited,
+    TokenBuckets,
 };
 use notify_auth::testing::FixedPrincipalLayer;
 use notify_auth::{
@@ -233,4 +234,93 @@ async fn a_backend_that_cannot_answer_lets_requests_through_in_bounded_time() {
     // With a working backend, a rate limit of 0 refuses everything, as Notify's script does.
     let zero = app(limited_store(0), RateLimitLayer::in_memory());
     assert_eq!(send(&zero, K1_SECRET).await.status, 429);
+}
+
+/// GC Notify and VA Notify count the requests of the last 60 seconds (a request past the
+/// rate limit is over it, and counts too), per key type, with the same 429.
+#[tokio::test]
+async fn gc_and_va_count_a_sliding_window_of_the_last_minute() {
+    for dialect in [Dialect::Gc, Dialect::Va] {
+        let clock = Clock::at(1000.0);
+        let c = clock.clone();
+        let limit = RateLimitLayer::in_memory()
+            .dialect(dialect)
+            .clock(move || c.now());
+        let app = app(limited_store(60), limit);
+        for i in 0..60 {
+            clock.set(1000.0 + f64::from(i) * 0.5);
+            assert_eq!(send(&app, K1_SECRET).await.body, "sent", "{dialect:?} {i}");
+        }
+        clock.set(1030.5);
+        let over = send(&app, K1_SECRET).await;
+        assert_eq!((over.status, over.body.as_str()), (429, LIMITED_60_LIVE));
+        clock.set(1031.0);
+        assert_eq!(
+            send(&app, K1_SECRET).await.status,
+            429,
+            "rejected requests count"
+        );
+        assert_eq!(send(&app, K2_SECRET).await.body, "sent", "another key type");
+        // At 1061.0 the requests at or before 1001.0 have left: 59 of the 62, and this one.
+        clock.set(1061.0);
+        assert_eq!(send(&app, K1_SECRET).await.body, "sent");
+        clock.set(1061.25);
+        assert_eq!(send(&app, K1_SECRET).await.status, 429);
+    }
+}
+
+/// As in Redis, where the time is the sorted set's member: requests at the very same moment
+/// are one member, counted once (the forks' own quirk, kept).
+#[tokio::test]
+async fn requests_at_the_same_moment_are_counted_once_in_a_window() {
+    let limit = RateLimitLayer::in_memory()
+        .dialect(Dialect::Gc)
+        .clock(|| 1000.0);
+    let app = app(limited_store(1), limit);
+    for _ in 0..5 {
+        assert_eq!(send(&app, K1_SECRET).await.body, "sent");
+    }
+}
+
+/// Each dialect counts as its fork does unless told otherwise: Notify.gov (no limit of its
+/// own) and the UK with the token bucket; `algorithm` overrides.
+#[tokio::test]
+async fn the_algorithm_follows_the_dialect_unless_set() {
+    assert_eq!(Algorithm::of(Dialect::Uk), Algorithm::TokenBucket);
+    assert_eq!(Algorithm::of(Dialect::Gov), Algorithm::TokenBucket);
+    assert_eq!(Algorithm::of(Dialect::Gc), Algorithm::SlidingWindow);
+    assert_eq!(Algorithm::of(Dialect::Va), Algorithm::SlidingWindow);
+    // A bucket of 21 tokens: 20 through at one moment (a window would let them all through).
+    let gov = RateLimitLayer::in_memory()
+        .dialect(Dialect::Gov)
+        .clock(|| 50.0);
+    let app_gov = app(limited_store(60), gov);
+    for _ in 0..20 {
+        assert_eq!(send(&app_gov, K1_SECRET).await.body, "sent");
+    }
+    assert_eq!(send(&app_gov, K1_SECRET).await.status, 429);
+    // A window of 2 in the UK's dialect: the third request in the minute is over.
+    let clock = Clock::at(50.0);
+    let c = clock.clone();
+    let window = RateLimitLayer::in_memory()
+        .algorithm(Algorithm::SlidingWindow)
+        .clock(move || c.now());
+    let app_window = app(limited_store(2), window);
+    for (i, expected) in [200, 200, 429].into_iter().enumerate() {
+        clock.set(50.0 + i as f64);
+        assert_eq!(send(&app_window, K1_SECRET).await.status, expected);
+    }
+}
+
+/// A backend that keeps only token buckets, under a layer that counts windows: every request
+/// goes through (it says why in the log), never a 5xx.
+#[tokio::test]
+async fn a_backend_without_windows_lets_requests_through() {
+    let limit = RateLimitLayer::new(Awaited(MemoryBuckets::new()))
+        .dialect(Dialect::Va)
+        .clock(|| 7.5);
+    let app = app(limited_store(0), limit);
+    for _ in 0..3 {
+        assert_eq!(send(&app, K1_SECRET).await.body, "sent");
+    }
 }

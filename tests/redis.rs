@@ -3,6 +3,8 @@
 //! instances on one bucket, and a Redis that stops.
 #![cfg(feature = "redis")]
 
+#[path = "rate_limit_py/mod.rs"]
+mod rate_limit_py;
 #[path = "skip/mod.rs"]
 mod skip;
 
@@ -14,6 +16,7 @@ use notify_auth::KeyType;
 use notify_auth::ratelimit::bucket::{self, BucketState};
 use notify_auth::ratelimit::{Bucket, BucketKey, RedisBuckets, TALLY_SCRIPT, TokenBuckets};
 use proptest::prelude::*;
+use rate_limit_py::{oracle_python, rate_limit_py};
 use redis::AsyncCommands as _;
 use skip::skipped;
 use uuid::Uuid;
@@ -183,48 +186,27 @@ fn notify_and_the_crate_share_one_bucket_both_ways() {
     let Some(url) = redis_url("notify_and_the_crate_share_one_bucket_both_ways") else {
         return;
     };
-    let Some(python) = std::env::var("NOTIFY_AUTH_ORACLE_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        skipped(
-            "notify_and_the_crate_share_one_bucket_both_ways: set NOTIFY_AUTH_ORACLE_PYTHON to \
-             a Python with redis==8.1.0 (scripts/test makes it)",
-        );
+    let Some(python) = oracle_python("notify_and_the_crate_share_one_bucket_both_ways") else {
         return;
     };
-    let service = fresh_service();
+    let service = fresh_service().to_string();
     // Notify, through its validator's function: 60 a minute, a bucket of 21.
     let notify_takes = |n: u32| -> Vec<i64> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/rate_limit.py");
-        let output = Command::new(&python)
-            .args([script, &url, "take", &service.to_string(), "normal", "60"])
-            .arg(n.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        let n = n.to_string();
+        rate_limit_py(&python, &[&url, "take", &service, "normal", "60", &n])
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let buckets = RedisBuckets::new(&url).unwrap();
-    let key = BucketKey::new(service, KeyType::Normal);
+    let key = BucketKey::new(service.parse().unwrap(), KeyType::Normal);
     let bucket = Bucket::for_rate_limit(60);
     let crate_takes = |n: u32| -> Vec<i64> {
         runtime.block_on(async {
             let mut left = Vec::new();
             for _ in 0..n {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs_f64();
-                left.push(buckets.tally(&key, bucket, now).await.unwrap());
+                left.push(buckets.tally(&key, bucket, unix_now()).await.unwrap());
             }
             left
         })
@@ -398,4 +380,121 @@ fn a_redis_that_stops_lets_requests_through_quickly_and_comes_back() {
         }
     }
     assert_eq!(tally(&buckets).0.unwrap(), 19);
+}
+
+/// GC Notify's and VA Notify's `exceeded_rate_limit` (their Python, redis-py, conformance/
+/// rate_limit.py) and the crate's window in Redis, side by side on the same times: the same
+/// verdicts, and the same sorted set after (members and scores written alike); the in-memory
+/// window gives the same verdicts.
+#[test]
+fn the_crates_window_is_gc_notifys_in_redis() {
+    let test = "the_crates_window_is_gc_notifys_in_redis";
+    let Some(url) = redis_url(test) else {
+        return;
+    };
+    let Some(python) = oracle_python(test) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let buckets = RedisBuckets::new(&url).unwrap();
+    let shared = runtime.block_on(connection(&url));
+    let config = ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    // Steps under 30 s either way, so that no set expires (in Redis, by its own clock) within
+    // a run; repeated times (a step of 0) included.
+    let step = prop_oneof![
+        Just(0.0),
+        0.0..2.0f64,
+        -3.0..0.0f64,
+        (0u32..30).prop_map(f64::from),
+    ];
+    let runs = (-1i32..8, prop::collection::vec(step, 1..30));
+    proptest!(config, |((limit, steps) in runs)| {
+        let service = fresh_service();
+        let key = BucketKey::new(service, KeyType::Normal);
+        let python_key = format!("gc-{}", Uuid::new_v4());
+        let mut now = 1_764_950_000.125;
+        let times: Vec<f64> = steps.iter().map(|step| { now += step; now }).collect();
+        let (limit_text, times_text) = (limit.to_string(), times.iter().map(|t| format!("{t}")));
+        let mut args = vec![url.clone(), "replay".into(), python_key.clone(), limit_text];
+        args.extend(times_text);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let python: serde_json::Value = rate_limit_py(&python, &args);
+        let memory = notify_auth::ratelimit::MemoryBuckets::new();
+        let (by_crate, by_memory): (Vec<bool>, Vec<bool>) = runtime.block_on(async {
+            let mut verdicts = (Vec::new(), Vec::new());
+            for &t in &times {
+                let count = buckets.window(&key, limit, t).await.unwrap();
+                verdicts.0.push(count > i64::from(limit));
+                verdicts.1.push(memory.count(&key, limit, t) > i64::from(limit));
+            }
+            verdicts
+        });
+        let by_python: Vec<bool> = serde_json::from_value(python["over"].clone()).unwrap();
+        prop_assert_eq!(&by_crate, &by_python, "times {:?}", times);
+        prop_assert_eq!(&by_memory, &by_python, "times {:?}", times);
+        let set: Vec<(String, f64)> = runtime.block_on(async {
+            let mut connection = shared.clone();
+            let set = connection.zrange_withscores(key.window_key(), 0, -1).await.unwrap();
+            let _: () = connection.del(&[key.window_key(), python_key]).await.unwrap();
+            set
+        });
+        let python_set: Vec<(String, String)> = serde_json::from_value(python["set"].clone()).unwrap();
+        let python_set: Vec<(String, f64)> = python_set
+            .into_iter()
+            .map(|(member, score)| (member, score.parse().unwrap()))
+            .collect();
+        prop_assert_eq!(&set, &python_set);
+    });
+}
+
+/// GC Notify's Python (its check, its client's pipeline, redis-py) and the crate's backend
+/// count in one window, each going on from where the other stopped.
+#[test]
+fn gc_notify_and_the_crate_share_one_window_both_ways() {
+    let test = "gc_notify_and_the_crate_share_one_window_both_ways";
+    let Some(url) = redis_url(test) else {
+        return;
+    };
+    let Some(python) = oracle_python(test) else {
+        return;
+    };
+    let service = fresh_service().to_string();
+    let gc_sends = |n: u32| -> Vec<bool> {
+        let n = n.to_string();
+        rate_limit_py(&python, &[&url, "window", &service, "team", "5", &n])
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let buckets = RedisBuckets::new(&url).unwrap();
+    let key = BucketKey::new(service.parse().unwrap(), KeyType::Team);
+    let crate_counts = |n: u32| -> Vec<i64> {
+        runtime.block_on(async {
+            let mut counts = Vec::new();
+            for _ in 0..n {
+                counts.push(buckets.window(&key, 5, unix_now()).await.unwrap());
+            }
+            counts
+        })
+    };
+    assert_eq!(gc_sends(3), [false, false, false]);
+    assert_eq!(crate_counts(3), [4, 5, 6], "the third is over 5");
+    assert_eq!(gc_sends(2), [true, true]);
+    assert_eq!(crate_counts(1), [9]);
+}
+
+/// The system clock in Unix seconds, as Python's `time()`.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }

@@ -22,11 +22,13 @@
 //!   keeps services until they change while its listener is proven (LISTEN/NOTIFY), for 2
 //!   seconds otherwise.
 //! - `POST /v2/notifications/{notification_type}` (any type, as Notify routes it): the same,
-//!   after GOV.UK Notify's API rate limit (`notify_auth::ratelimit`): the service's
-//!   `rate_limit` (the key file's, or the database's) requests a minute per key type, then 429
-//!   as Notify answers. The buckets are in memory, or with `--redis-url URL` (or `REDIS_URL`;
-//!   feature `redis`) in Redis, shared with other instances and with Notify's own; a Redis that
-//!   does not answer lets requests through. `--no-rate-limit` turns it off.
+//!   after the API rate limit (`notify_auth::ratelimit`): the service's `rate_limit` (the key
+//!   file's, or the database's) requests a minute per key type, then 429 as Notify answers;
+//!   counted as the dialect's fork counts (GOV.UK Notify's token bucket; GC Notify's and VA
+//!   Notify's sliding window; none for Notify.gov, which has no API rate limit). The buckets
+//!   are in memory, or with `--redis-url URL` (or `REDIS_URL`; feature `redis`) in Redis,
+//!   shared with other instances and with the fork's own; a Redis that does not answer lets
+//!   requests through. `--no-rate-limit` turns it off.
 //! - any method, `/service` and any path under it: internal authentication for the client
 //!   `notify-admin` with the key file's `internal_clients` secrets; 200
 //!   `{"client_id":"notify-admin"}`.
@@ -130,7 +132,7 @@ struct Args {
     no_auth: bool,
 
     /// Keep the API rate limit's buckets in this Redis (`redis://…`), shared with other
-    /// instances and with GOV.UK Notify's own; needs the `redis` feature. Without it, in
+    /// instances and with the dialect's Notify; needs the `redis` feature. Without it, in
     /// memory (the variable's value is never shown: a URL may hold a password).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
@@ -261,7 +263,8 @@ fn database_keys(_: &Args, _: &str) -> Result<Keys, String> {
 }
 
 /// The API rate limit of `POST /v2/notifications/…`: in Redis with `--redis-url`, else in
-/// memory; none with `--no-rate-limit`.
+/// memory; none with `--no-rate-limit`, nor in Notify.gov's dialect (it has none; a Redis URL
+/// is still checked).
 fn rate_limit(args: &Args) -> Result<Option<RateLimitLayer>, String> {
     if args.no_rate_limit {
         return Ok(None);
@@ -270,6 +273,9 @@ fn rate_limit(args: &Args) -> Result<Option<RateLimitLayer>, String> {
         None => RateLimitLayer::in_memory(),
         Some(url) => redis_rate_limit(url)?,
     };
+    if args.dialect == Dialect::Gov {
+        return Ok(None);
+    }
     Ok(Some(layer.dialect(args.dialect)))
 }
 

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use super::bucket::{self, Bucket, BucketState};
+use super::window::{WINDOW_SECS, Window};
 use super::{BucketError, BucketKey, TokenBuckets};
 
 /// Shards of the map, each behind its own lock: requests for different services rarely wait
@@ -14,14 +15,17 @@ const SHARDS: usize = 64;
 /// A shard is swept of full buckets when it holds more than this, and then when it has doubled.
 const FIRST_SWEEP: usize = 256;
 
-/// Notify's token buckets in memory ([`super::bucket`]'s arithmetic), for a single instance:
-/// a few tens of nanoseconds a request, no allocation once a bucket exists, never an error.
+/// Notify's token buckets in memory ([`super::bucket`]'s arithmetic), and GC Notify's and VA
+/// Notify's sliding windows ([`super::window`]'s), for a single instance: a few tens of
+/// nanoseconds a request, no allocation once a bucket exists, never an error.
 ///
 /// Memory stays bounded whatever the number of services: a bucket is dropped once it has had
 /// time to fill up again (at Notify's default rate limit, 20 seconds after its last request),
 /// when it would be the same as a new one but for when its next token falls, within one
 /// token's time (the refill time of a full bucket lags behind the clock by less than one
-/// token). So memory follows the services that sent requests in the last few tens of seconds.
+/// token). So memory follows the services that sent requests in the last few tens of seconds. A
+/// window goes 60 seconds after its last request, as the forks' sorted sets expire in Redis,
+/// and holds at most its service's limit and one request's times.
 pub struct MemoryBuckets {
     shards: Box<[Mutex<Shard>]>,
 }
@@ -30,6 +34,14 @@ pub struct MemoryBuckets {
 struct Shard {
     buckets: HashMap<BucketKey, Entry, foldhash::fast::RandomState>,
     sweep_at: usize,
+    windows: HashMap<BucketKey, WindowEntry, foldhash::fast::RandomState>,
+    windows_sweep_at: usize,
+}
+
+/// A window and when its last request came: it expires 60 seconds on.
+struct WindowEntry {
+    window: Window,
+    touched: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -52,6 +64,7 @@ impl MemoryBuckets {
             .map(|_| {
                 Mutex::new(Shard {
                     sweep_at: FIRST_SWEEP,
+                    windows_sweep_at: FIRST_SWEEP,
                     ..Shard::default()
                 })
             })
@@ -59,21 +72,18 @@ impl MemoryBuckets {
         MemoryBuckets { shards }
     }
 
-    /// The buckets held now.
+    /// The buckets and windows held now.
     pub fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|shard| {
-                shard
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .buckets
-                    .len()
+                let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                shard.buckets.len() + shard.windows.len()
             })
             .sum()
     }
 
-    /// Whether no bucket is held.
+    /// Whether no bucket nor window is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -82,6 +92,16 @@ impl MemoryBuckets {
     pub fn state(&self, key: &BucketKey) -> Option<BucketState> {
         let shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
         shard.buckets.get(key).map(|entry| entry.state)
+    }
+
+    /// The times `key`'s window holds now, oldest first, if any (the scores Redis would hold
+    /// under its key, or the most recent of them).
+    pub fn window(&self, key: &BucketKey) -> Option<Vec<f64>> {
+        let shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        shard
+            .windows
+            .get(key)
+            .map(|entry| entry.window.times().collect())
     }
 
     /// The shard of `key`, by its service id's low bits: service ids are random (UUIDs the
@@ -114,6 +134,30 @@ impl MemoryBuckets {
             shard.sweep_at = (shard.buckets.len() * 2).max(FIRST_SWEEP);
         }
         tally.remaining
+    }
+
+    /// One request against `key`'s sliding window at `now`, for a service limited to
+    /// `rate_limit` requests a minute: the requests counted (over the limit: more than
+    /// `rate_limit`).
+    pub fn count(&self, key: &BucketKey, rate_limit: i32, now: f64) -> i64 {
+        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        let entry = shard.windows.entry(*key).or_insert_with(|| WindowEntry {
+            window: Window::new(),
+            touched: now,
+        });
+        // `EXPIRE key 60` after each request: a window untouched for a minute is gone.
+        if entry.touched + WINDOW_SECS <= now {
+            entry.window = Window::new();
+        }
+        entry.touched = now;
+        let count = entry.window.tally(now, rate_limit);
+        if shard.windows.len() > shard.windows_sweep_at {
+            shard
+                .windows
+                .retain(|_, entry| entry.touched + WINDOW_SECS > now);
+            shard.windows_sweep_at = (shard.windows.len() * 2).max(FIRST_SWEEP);
+        }
+        count
     }
 }
 
@@ -157,6 +201,19 @@ impl TokenBuckets for MemoryBuckets {
     ) -> Option<Result<i64, BucketError>> {
         Some(Ok(self.take(key, bucket, now)))
     }
+
+    async fn window(&self, key: &BucketKey, rate_limit: i32, now: f64) -> Result<i64, BucketError> {
+        Ok(self.count(key, rate_limit, now))
+    }
+
+    fn window_now(
+        &self,
+        key: &BucketKey,
+        rate_limit: i32,
+        now: f64,
+    ) -> Option<Result<i64, BucketError>> {
+        Some(Ok(self.count(key, rate_limit, now)))
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +241,42 @@ mod tests {
         assert!(buckets.len() < 60_000, "{} buckets held", buckets.len());
         // A dropped bucket answers as a new one.
         assert_eq!(buckets.take(&keys[0], bucket, 2000.0), 20);
+    }
+
+    #[test]
+    fn a_window_counts_as_the_arithmetic_and_expires_a_minute_after_its_last_request() {
+        let buckets = MemoryBuckets::new();
+        let key = BucketKey::new(Uuid::from_u128(9), KeyType::Normal);
+        let mut expected = Window::new();
+        for i in 0..300 {
+            let now = 100.0 + f64::from(i) * 0.5;
+            assert_eq!(buckets.count(&key, 50, now), expected.tally(now, 50));
+        }
+        assert_eq!(buckets.window(&key), Some(expected.times().collect()));
+        // A request scored ahead of the clock (it went back) is counted until the set expires.
+        assert_eq!(buckets.count(&key, 50, 1000.0), 1);
+        assert_eq!(buckets.count(&key, 50, 900.0), 2);
+        assert_eq!(buckets.count(&key, 50, 959.9), 3);
+        assert_eq!(
+            buckets.count(&key, 50, 1019.9),
+            1,
+            "expired 60 s after 959.9"
+        );
+    }
+
+    #[test]
+    fn windows_of_services_gone_quiet_are_swept() {
+        let buckets = MemoryBuckets::new();
+        for i in 0..20_000u128 {
+            let key = BucketKey::new(Uuid::from_u128(i), KeyType::Team);
+            buckets.count(&key, 3000, 1000.0);
+        }
+        assert_eq!(buckets.len(), 20_000);
+        for i in 0..20_000u128 {
+            let key = BucketKey::new(Uuid::from_u128(1 << 64 | i), KeyType::Team);
+            buckets.count(&key, 3000, 1060.0);
+        }
+        assert!(buckets.len() < 30_000, "{} windows held", buckets.len());
     }
 
     #[test]

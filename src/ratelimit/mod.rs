@@ -34,21 +34,24 @@
 //! {"errors":[{"error":"RateLimitError","message":"Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"}],"status_code":429}
 //! ```
 //!
-//! (`LIVE` for normal keys, `TEAM`, `TEST`.) GC Notify and VA Notify word it the same; they
-//! count requests in a sliding window of their own in Redis rather than Notify's token
-//! bucket, and Notify.gov has no API rate limit: this layer limits as GOV.UK Notify does in
-//! every dialect.
+//! (`LIVE` for normal keys, `TEAM`, `TEST`.) GC Notify and VA Notify word it the same, and
+//! count differently: the requests of the last 60 seconds in a sliding window ([`window`]),
+//! more than the rate limit being over it, where GOV.UK Notify keeps a token bucket
+//! ([`bucket`]). The layer counts as its [dialect](RateLimitLayer::dialect)'s fork does
+//! ([`Algorithm::of`]); Notify.gov has no API rate limit, and a layer placed in its dialect
+//! counts as GOV.UK Notify does.
 //!
-//! The buckets ([`bucket`]) are kept by a [`TokenBuckets`] backend: [`MemoryBuckets`] for one
-//! instance, or `RedisBuckets` (feature `redis`) for several, sharing the buckets of a fleet
-//! of Python Notify instances (same keys, same 12-byte values, same arithmetic). A backend
-//! that cannot answer (Redis unreachable, or slower than the timeout) lets the request
-//! through, as Notify does, and says so in the log.
+//! The buckets and windows are kept by a [`TokenBuckets`] backend: [`MemoryBuckets`] for one
+//! instance, or `RedisBuckets` (feature `redis`) for several, sharing them with a fleet of
+//! Python Notify instances of the same fork (same keys, same values, same arithmetic). A
+//! backend that cannot answer (Redis unreachable, or slower than the timeout) lets the
+//! request through, as Notify does, and says so in the log.
 
 pub mod bucket;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+pub mod window;
 
 use std::fmt;
 use std::future::Future;
@@ -97,6 +100,35 @@ impl BucketKey {
     pub fn redis_key(&self) -> String {
         format!("{}-tokens-{}", self.service_id, self.key_type)
     }
+
+    /// GC Notify's and VA Notify's Redis key of the window: `<service id>-<key type>`.
+    pub fn window_key(&self) -> String {
+        format!("{}-{}", self.service_id, self.key_type)
+    }
+}
+
+/// How a rate limit counts requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// GOV.UK Notify's token bucket ([`bucket`]): `rate_limit / 60` tokens a second, up to
+    /// `min(ceil(rate_limit / 3) + 1, 1000)`; a request over it when fewer than one is left.
+    TokenBucket,
+    /// GC Notify's and VA Notify's sliding window ([`window`]): a request over it when more
+    /// than `rate_limit` requests (rejected ones included) came in the last 60 seconds.
+    SlidingWindow,
+}
+
+impl Algorithm {
+    /// The way `dialect`'s fork counts: GOV.UK Notify's token bucket for the UK (and for
+    /// Notify.gov, which has no API rate limit), the sliding window for GC Notify and VA
+    /// Notify.
+    pub fn of(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::Gc | Dialect::Va => Algorithm::SlidingWindow,
+            Dialect::Uk | Dialect::Gov => Algorithm::TokenBucket,
+        }
+    }
 }
 
 /// Why a backend could not tally a request (the request is let through). Never shows a
@@ -113,8 +145,13 @@ impl BucketError {
 }
 
 /// Where the buckets are kept: [`MemoryBuckets`], `RedisBuckets` (feature `redis`), or your
-/// own. Both methods take one token from `key`'s bucket at `now` (Unix seconds) as Notify's
-/// script does ([`bucket::tally`]) and return the tokens left (below 1: over the limit).
+/// own. [`TokenBuckets::tally`] and [`TokenBuckets::tally_now`] take one token from `key`'s
+/// bucket at `now` (Unix seconds) as GOV.UK Notify's script does ([`bucket::tally`]) and
+/// return the tokens left (below 1: over the limit). [`TokenBuckets::window`] and
+/// [`TokenBuckets::window_now`] count a request in `key`'s sliding window as GC Notify and VA
+/// Notify do ([`window::Window::tally`]); a backend that keeps only token buckets need not
+/// have them (a layer counting windows over it then lets every request through, and logs
+/// why).
 #[async_trait::async_trait]
 pub trait TokenBuckets: Send + Sync + 'static {
     /// One request against `key`'s bucket.
@@ -129,6 +166,26 @@ pub trait TokenBuckets: Send + Sync + 'static {
         now: f64,
     ) -> Option<Result<i64, BucketError>> {
         let _ = (key, bucket, now);
+        None
+    }
+
+    /// One request at `now` in `key`'s sliding window, for a service limited to `rate_limit`
+    /// requests a minute: the requests the window counts, this one included (more than
+    /// `rate_limit`: over the limit). By default, an error: this backend keeps no windows.
+    async fn window(&self, key: &BucketKey, rate_limit: i32, now: f64) -> Result<i64, BucketError> {
+        let _ = (key, rate_limit, now);
+        Err(BucketError::new("this backend keeps no sliding windows"))
+    }
+
+    /// The same at once, for a backend that never waits; `None` (the default) to be awaited
+    /// through [`TokenBuckets::window`].
+    fn window_now(
+        &self,
+        key: &BucketKey,
+        rate_limit: i32,
+        now: f64,
+    ) -> Option<Result<i64, BucketError>> {
+        let _ = (key, rate_limit, now);
         None
     }
 }
@@ -208,12 +265,14 @@ pub struct RateLimitLayer {
 struct Settings {
     buckets: Arc<dyn TokenBuckets>,
     dialect: Dialect,
+    algorithm: Algorithm,
     clock: FloatClock,
     timeout: Option<Duration>,
 }
 
 impl RateLimitLayer {
-    /// The limit with `buckets` as the backend, GOV.UK Notify's dialect and the system clock.
+    /// The limit with `buckets` as the backend, GOV.UK Notify's dialect (its token bucket)
+    /// and the system clock.
     /// A backend that does not answer at once is awaited as long as it takes: the backend
     /// bounds its calls (`RedisBuckets` does), or [`RateLimitLayer::timeout`] does.
     pub fn new(buckets: impl TokenBuckets) -> Self {
@@ -227,6 +286,7 @@ impl RateLimitLayer {
             settings: Arc::new(Settings {
                 buckets,
                 dialect: Dialect::Uk,
+                algorithm: Algorithm::TokenBucket,
                 clock: Arc::new(system_time),
                 timeout: None,
             }),
@@ -246,6 +306,7 @@ impl RateLimitLayer {
                 let mut copy = Settings {
                     buckets: Arc::clone(&self.settings.buckets),
                     dialect: self.settings.dialect,
+                    algorithm: self.settings.algorithm,
                     clock: Arc::clone(&self.settings.clock),
                     timeout: self.settings.timeout,
                 };
@@ -256,9 +317,19 @@ impl RateLimitLayer {
         self
     }
 
-    /// Answers as `dialect`'s fork does (the 429 body is the same in every dialect).
+    /// Counts and answers as `dialect`'s fork does: its [`Algorithm::of`] (GC Notify and VA
+    /// Notify: the sliding window), its log line; the 429 body is the same in every dialect.
     pub fn dialect(self, dialect: Dialect) -> Self {
-        self.with(|s| s.dialect = dialect)
+        self.with(|s| {
+            s.dialect = dialect;
+            s.algorithm = Algorithm::of(dialect);
+        })
+    }
+
+    /// Counts with `algorithm` whatever the dialect (call it after
+    /// [`RateLimitLayer::dialect`], which sets the dialect's own).
+    pub fn algorithm(self, algorithm: Algorithm) -> Self {
+        self.with(|s| s.algorithm = algorithm)
     }
 
     /// Reads the time from `clock` (Unix seconds, with their fraction) instead of the system
@@ -280,6 +351,7 @@ impl fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitLayer")
             .field("dialect", &self.settings.dialect)
+            .field("algorithm", &self.settings.algorithm)
             .field("timeout", &self.settings.timeout)
             .finish_non_exhaustive()
     }
@@ -337,10 +409,11 @@ macro_rules! count {
     };
 }
 
-/// What one request is tallied against: its bucket, and what to answer if it is over.
+/// What one request is tallied against: its bucket or window, and what to answer if it is
+/// over.
 struct Ask {
     key: BucketKey,
-    bucket: Bucket,
+    algorithm: Algorithm,
     limited: RateLimited,
 }
 
@@ -348,7 +421,7 @@ impl Ask {
     /// The request's bucket: none if the request was not authenticated as a service (no
     /// `Principal`, as for the internal client or an optional layer's anonymous requests).
     /// The limit is the service's record's, or Notify's default without one.
-    fn of<B>(request: &Request<B>) -> Option<Ask> {
+    fn of<B>(request: &Request<B>, algorithm: Algorithm) -> Option<Ask> {
         let extensions = request.extensions();
         let principal = extensions.get::<Principal>()?;
         let rate_limit = extensions
@@ -356,7 +429,7 @@ impl Ask {
             .map_or(DEFAULT_RATE_LIMIT, |service| service.rate_limit());
         Some(Ask {
             key: BucketKey::new(principal.service_id, principal.key_type),
-            bucket: Bucket::for_rate_limit(rate_limit),
+            algorithm,
             limited: RateLimited {
                 service_id: principal.service_id,
                 key_type: principal.key_type,
@@ -365,18 +438,54 @@ impl Ask {
         })
     }
 
-    /// Whether the request goes through, given the backend's answer: yes, unless the bucket is
-    /// empty; yes, too, when the backend could not answer.
+    /// The backend's answer now, if it answers at once.
+    fn tally_now(&self, buckets: &dyn TokenBuckets, now: f64) -> Option<Result<i64, BucketError>> {
+        let rate_limit = self.limited.rate_limit;
+        match self.algorithm {
+            Algorithm::TokenBucket => {
+                buckets.tally_now(&self.key, Bucket::for_rate_limit(rate_limit), now)
+            }
+            Algorithm::SlidingWindow => buckets.window_now(&self.key, rate_limit, now),
+        }
+    }
+
+    /// The backend's answer, to await.
+    fn tally<'a>(&'a self, buckets: &'a dyn TokenBuckets, now: f64) -> BackendFuture<'a> {
+        let rate_limit = self.limited.rate_limit;
+        match self.algorithm {
+            Algorithm::TokenBucket => {
+                buckets.tally(&self.key, Bucket::for_rate_limit(rate_limit), now)
+            }
+            Algorithm::SlidingWindow => buckets.window(&self.key, rate_limit, now),
+        }
+    }
+
+    /// Whether the backend's answer is over the limit: an empty bucket, or a window holding
+    /// more than the limit.
+    fn is_over(&self, answer: i64) -> bool {
+        match self.algorithm {
+            Algorithm::TokenBucket => answer < 1,
+            Algorithm::SlidingWindow => window::is_over(answer, self.limited.rate_limit),
+        }
+    }
+
+    /// Whether the request goes through, given the backend's answer: yes, unless it is over
+    /// the limit; yes, too, when the backend could not answer.
     fn passes(&self, answer: Result<i64, BucketError>) -> bool {
         let key_type = self.key.key_type.as_str();
         match answer {
-            Ok(remaining) if remaining < 1 => {
+            Ok(answer) if self.is_over(answer) => {
+                // Each fork's line (VA Notify's also names the service: here, its id only).
+                let counted = match self.algorithm {
+                    Algorithm::TokenBucket => "token bucket",
+                    Algorithm::SlidingWindow => "throughput",
+                };
                 tracing::info!(
                     target: RATE_LIMITED_TARGET,
                     service_id = %self.key.service_id,
                     key_type,
                     rate_limit = self.limited.rate_limit,
-                    "service {} has been rate limited for token bucket",
+                    "service {} has been rate limited for {counted}",
                     self.key.service_id
                 );
                 count!(self.key.key_type, "limited");
@@ -416,14 +525,14 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let settings = &self.settings;
-        let Some(ask) = Ask::of(&request) else {
+        let Some(ask) = Ask::of(&request, settings.algorithm) else {
             let future = self.inner.call(request);
             return ResponseFuture {
                 state: State::Inner { future },
             };
         };
         let now = (settings.clock)();
-        match settings.buckets.tally_now(&ask.key, ask.bucket, now) {
+        match ask.tally_now(&*settings.buckets, now) {
             Some(answer) => {
                 let state = match ask.passes(answer) {
                     true => State::Inner {
@@ -440,7 +549,7 @@ where
                 let (buckets, timeout) = (Arc::clone(&settings.buckets), settings.timeout);
                 let limited = ask.limited;
                 let tally: Tallying = Box::pin(async move {
-                    let tally = buckets.tally(&ask.key, ask.bucket, now);
+                    let tally = ask.tally(&*buckets, now);
                     let answer = match timeout {
                         Some(timeout) => Bounded::new(tally, timeout).await,
                         None => tally.await,
@@ -466,18 +575,18 @@ where
     }
 }
 
+/// A backend's answer to come.
+type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<i64, BucketError>> + Send + 'a>>;
+
 /// A backend's future, given up on after a timeout (futures-timer's: any executor).
 struct Bounded<'a> {
-    future: Pin<Box<dyn Future<Output = Result<i64, BucketError>> + Send + 'a>>,
+    future: BackendFuture<'a>,
     timeout: Duration,
     deadline: Option<futures_timer::Delay>,
 }
 
 impl<'a> Bounded<'a> {
-    fn new(
-        future: Pin<Box<dyn Future<Output = Result<i64, BucketError>> + Send + 'a>>,
-        timeout: Duration,
-    ) -> Self {
+    fn new(future: BackendFuture<'a>, timeout: Duration) -> Self {
         Bounded {
             future,
             timeout,

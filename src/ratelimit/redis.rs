@@ -1,5 +1,5 @@
 //! The Redis backend (feature `redis`): Notify's buckets in Redis, shared with every other
-//! instance, GOV.UK Notify's own included.
+//! instance, GOV.UK Notify's own included; GC Notify's and VA Notify's sliding windows too.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::bucket::Bucket;
+use super::window::WINDOW_SECS;
 use super::{BucketError, BucketKey, TokenBuckets};
 
 /// The script the backend runs: one request against one bucket, in one round trip and
@@ -43,6 +44,12 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Notify's 12 bytes, updated by [`TALLY_SCRIPT`] in one round trip (`EVALSHA`; the script is
 /// loaded once). A fleet of instances, this crate's and GOV.UK Notify's Python API alike,
 /// share one limit per service and key type.
+///
+/// GC Notify's and VA Notify's sliding windows too ([`TokenBuckets::window`]): the sorted set
+/// `<service id>-<key type>`, updated as their `exceeded_rate_limit` does, in one round trip
+/// (`MULTI`, `ZADD key now now`, `ZREMRANGEBYSCORE key -inf now-60`, `ZCARD key`, `EXPIRE key
+/// 60`, `EXEC`, the times written as Python writes them), so that the crate's instances and
+/// the fork's Python share them.
 ///
 /// Each call is bounded by a timeout ([`DEFAULT_REDIS_TIMEOUT`], for connecting and for each
 /// response, on the runtime's timer); a call that fails or times out lets the request
@@ -157,9 +164,9 @@ impl fmt::Debug for RedisBuckets {
     }
 }
 
-#[async_trait::async_trait]
-impl TokenBuckets for RedisBuckets {
-    async fn tally(&self, key: &BucketKey, bucket: Bucket, now: f64) -> Result<i64, BucketError> {
+impl RedisBuckets {
+    /// The connection for a call, unless a call failed less than `retry_after` ago.
+    fn begin(&self) -> Result<ConnectionManager, BucketError> {
         if self.resting() {
             return Err(BucketError::new(format!(
                 "Redis at {} failed less than {} ms ago",
@@ -167,7 +174,24 @@ impl TokenBuckets for RedisBuckets {
                 self.retry_after.as_millis()
             )));
         }
-        let mut manager = self.manager()?;
+        self.manager()
+    }
+
+    /// A call's answer, its failure remembered.
+    fn end(&self, answer: Result<i64, redis::RedisError>) -> Result<i64, BucketError> {
+        let answer = answer.map_err(|e| self.error(&e));
+        match &answer {
+            Ok(_) => self.failed_at.store(0, Ordering::Relaxed),
+            Err(_) => self.failed_at.store(self.millis(), Ordering::Relaxed),
+        }
+        answer
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenBuckets for RedisBuckets {
+    async fn tally(&self, key: &BucketKey, bucket: Bucket, now: f64) -> Result<i64, BucketError> {
+        let mut manager = self.begin()?;
         // The key and the numbers as Python's redis client writes them (shortest round-trip
         // decimals), written on the stack: `EVALSHA`, and the script loaded if Redis has not
         // got it yet. Bounded by the connection's own timeouts (connecting, and each
@@ -192,13 +216,32 @@ impl TokenBuckets for RedisBuckets {
                 invocation.invoke_async::<i64>(&mut manager).await
             }
             answer => answer,
-        }
-        .map_err(|e| self.error(&e));
-        match &answer {
-            Ok(_) => self.failed_at.store(0, Ordering::Relaxed),
-            Err(_) => self.failed_at.store(self.millis(), Ordering::Relaxed),
-        }
-        answer
+        };
+        self.end(answer)
+    }
+
+    async fn window(&self, key: &BucketKey, rate_limit: i32, now: f64) -> Result<i64, BucketError> {
+        let _ = rate_limit; // The count is compared with it by the caller.
+        let mut manager = self.begin()?;
+        let mut text = Args::default();
+        let key = text.window_key(key);
+        let (when, horizon) = (text.python_float(now), text.python_float(now - WINDOW_SECS));
+        let (key, when, horizon) = (&text.buffer[key], &text.buffer[when], &text.buffer[horizon]);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("ZADD").arg(key).arg(when).arg(when).ignore();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(key)
+            .arg("-inf")
+            .arg(horizon)
+            .ignore();
+        pipe.cmd("ZCARD").arg(key);
+        pipe.cmd("EXPIRE").arg(key).arg(WINDOW_SECS as i64).ignore();
+        let answer = pipe
+            .query_async::<(i64,)>(&mut manager)
+            .await
+            .map(|(count,)| count);
+        self.end(answer)
     }
 }
 
@@ -228,13 +271,36 @@ impl Args {
 
     /// Notify's key of the bucket: `<service id>-tokens-<key type>` (at most 49 bytes).
     fn key(&mut self, key: &BucketKey) -> std::ops::Range<usize> {
+        self.named(key, b"-tokens-")
+    }
+
+    /// GC Notify's and VA Notify's key of the window: `<service id>-<key type>`.
+    fn window_key(&mut self, key: &BucketKey) -> std::ops::Range<usize> {
+        self.named(key, b"-")
+    }
+
+    /// `<service id><between><key type>`.
+    fn named(&mut self, key: &BucketKey, between: &[u8]) -> std::ops::Range<usize> {
         let mut id = uuid::Uuid::encode_buffer();
         let id = key.service_id.hyphenated().encode_lower(&mut id);
         let start = self.len;
         self.push(id.as_bytes());
-        self.push(b"-tokens-");
+        self.push(between);
         self.push(key.key_type.as_str().as_bytes());
         start..self.len
+    }
+
+    /// A time as Python's `repr` writes it (redis-py writes a float so): the shortest
+    /// round-trip decimal, with `.0` when it is a whole number.
+    fn python_float(&mut self, number: f64) -> std::ops::Range<usize> {
+        let written = self.number(number);
+        let text = &self.buffer[written.clone()];
+        let plain = text.iter().all(|b| b.is_ascii_digit() || *b == b'-');
+        if plain && !text.is_empty() {
+            let end = self.push(b".0").end;
+            return written.start..end;
+        }
+        written
     }
 
     /// A number as its shortest round-trip decimal (at most 26 bytes for a finite double;
@@ -280,6 +346,29 @@ mod tests {
                 b"16.666666666666668",
                 b"1e30",
                 b"-0.5"
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_are_named_and_timed_as_python_writes_them() {
+        let mut args = Args::default();
+        let key = BucketKey::new(uuid::Uuid::from_u128(0x2678_5a09), crate::KeyType::Normal);
+        let key = args.window_key(&key);
+        let times =
+            [1_764_950_000.125, 1_764_950_000.0, -3.0, 0.1 + 0.2].map(|n| args.python_float(n));
+        assert_eq!(
+            &args.buffer[key],
+            b"00000000-0000-0000-0000-000026785a09-normal"
+        );
+        let written: Vec<&[u8]> = times.into_iter().map(|n| &args.buffer[n]).collect();
+        assert_eq!(
+            written,
+            [
+                &b"1764950000.125"[..],
+                b"1764950000.0",
+                b"-3.0",
+                b"0.30000000000000004"
             ]
         );
     }
