@@ -847,3 +847,45 @@ fn demo_server_shares_notifys_buckets_in_redis() {
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+/// `--redis-url rediss://…` with `--redis-ca-file`: the limit is kept in a Redis over TLS
+/// whose certificate a private CA issued; a CA file that cannot be read is a one-line error.
+#[cfg(feature = "redis")]
+#[test]
+fn demo_server_keeps_its_buckets_in_a_redis_over_tls() {
+    let (Ok(url), Ok(ca)) = (
+        std::env::var("NOTIFY_AUTH_REDIS_TLS_URL"),
+        std::env::var("NOTIFY_AUTH_REDIS_CA"),
+    ) else {
+        skip::skipped(
+            "demo_server_keeps_its_buckets_in_a_redis_over_tls: NOTIFY_AUTH_REDIS_TLS_URL is \
+             not set (run under scripts/with-redis)",
+        );
+        return;
+    };
+    let (path, [live, _]) = limited_keys("redis-tls");
+    let keys = path.to_str().unwrap();
+    let server = start(&["--keys", keys, "--redis-url", &url, "--redis-ca-file", &ca]);
+    // A bucket of 3: two requests through, then 429 (a Redis that cannot be reached would let
+    // them all through).
+    for expected in [
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 429 Too Many Requests",
+    ] {
+        assert_eq!(post_sms(&server.addr, &live).0, expected);
+    }
+
+    let output = Command::new(server_binary())
+        .args(["--addr", "127.0.0.1:0", "--keys", keys, "--redis-url", &url])
+        .args(["--redis-ca-file", "/nonexistent/ca.pem"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --redis-ca-file /nonexistent/ca.pem: "),
+        "{stderr}"
+    );
+}

@@ -498,3 +498,63 @@ fn unix_now() -> f64 {
         .unwrap()
         .as_secs_f64()
 }
+
+/// A `rediss://` URL reaches a Redis over TLS: with the CA that issued its certificate
+/// (`with_ca`), the buckets are kept there; checked against Mozilla's roots, or against a CA
+/// that is not its issuer, the certificate is refused and the request goes through, as for any
+/// Redis that cannot answer. Certificate checks cannot be turned off.
+#[test]
+fn a_redis_over_tls_is_reached_with_its_ca_and_refused_without() {
+    let test = "a_redis_over_tls_is_reached_with_its_ca_and_refused_without";
+    let (Some(url), Ok(ca)) = (
+        std::env::var("NOTIFY_AUTH_REDIS_TLS_URL")
+            .ok()
+            .filter(|u| !u.is_empty()),
+        std::env::var("NOTIFY_AUTH_REDIS_CA"),
+    ) else {
+        skipped(&format!(
+            "{test}: NOTIFY_AUTH_REDIS_TLS_URL is not set (run under scripts/with-redis)"
+        ));
+        return;
+    };
+    let ca = std::fs::read(ca).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = BucketKey::new(fresh_service(), KeyType::Normal);
+    let bucket = Bucket::for_rate_limit(60);
+    runtime.block_on(async {
+        let trusted = RedisBuckets::with_ca(&url, &ca).unwrap();
+        assert_eq!(trusted.tally(&key, bucket, 1_000.0).await.unwrap(), 20);
+        assert_eq!(trusted.tally(&key, bucket, 1_000.0).await.unwrap(), 19);
+        assert_eq!(trusted.window(&key, 5, 1_000.0).await.unwrap(), 1);
+
+        let mozilla = RedisBuckets::new(&url).unwrap();
+        let refused = mozilla.tally(&key, bucket, 1_000.0).await.unwrap_err();
+        assert!(refused.to_string().contains("certificate"), "{refused}");
+    });
+    // A CA of the right shape that did not issue the server's certificate.
+    let other = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=another CA", "-keyout", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(other.status.success());
+    runtime.block_on(async {
+        let wrong = RedisBuckets::with_ca(&url, &other.stdout).unwrap();
+        assert!(wrong.tally(&key, bucket, 1_000.0).await.is_err());
+    });
+    for refused in [
+        RedisBuckets::with_ca(&format!("{url}#insecure"), &ca),
+        RedisBuckets::with_ca(&url.replacen("rediss:", "redis:", 1), &ca),
+        RedisBuckets::with_ca(&url, b"not a certificate"),
+    ] {
+        let e = refused.unwrap_err();
+        assert!(
+            e.to_string().starts_with("the Redis URL is not usable: "),
+            "{e}"
+        );
+    }
+}

@@ -65,7 +65,7 @@ mod log_line;
 mod log_writer;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -131,11 +131,16 @@ struct Args {
     #[arg(long, env = "NOTIFY_AUTH_NO_AUTH")]
     no_auth: bool,
 
-    /// Keep the API rate limit's buckets in this Redis (`redis://…`), shared with other
-    /// instances and with the dialect's Notify; needs the `redis` feature. Without it, in
-    /// memory (the variable's value is never shown: a URL may hold a password).
+    /// Keep the API rate limit's buckets in this Redis (`redis://…`; `rediss://…` over TLS),
+    /// shared with other instances and with the dialect's Notify; needs the `redis` feature.
+    /// Without it, in memory (the variable's value is never shown: a URL may hold a password).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+
+    /// Check a rediss:// server's certificate against the CA certificates in this PEM file
+    /// instead of Mozilla's roots (a private CA).
+    #[arg(long, env = "NOTIFY_AUTH_REDIS_CA_FILE", value_name = "PATH")]
+    redis_ca_file: Option<PathBuf>,
 
     /// Serve POST /v2/notifications/… without the API rate limit (the load test's baseline).
     #[arg(long, env = "NOTIFY_AUTH_NO_RATE_LIMIT")]
@@ -271,7 +276,7 @@ fn rate_limit(args: &Args) -> Result<Option<RateLimitLayer>, String> {
     }
     let layer = match &args.redis_url {
         None => RateLimitLayer::in_memory(),
-        Some(url) => redis_rate_limit(url)?,
+        Some(url) => redis_rate_limit(url, args.redis_ca_file.as_deref())?,
     };
     if args.dialect == Dialect::Gov {
         return Ok(None);
@@ -280,14 +285,23 @@ fn rate_limit(args: &Args) -> Result<Option<RateLimitLayer>, String> {
 }
 
 #[cfg(feature = "redis")]
-fn redis_rate_limit(url: &str) -> Result<RateLimitLayer, String> {
-    let buckets =
-        notify_auth::ratelimit::RedisBuckets::new(url).map_err(|e| format!("--redis-url: {e}"))?;
-    Ok(RateLimitLayer::new(buckets))
+fn redis_rate_limit(url: &str, ca_file: Option<&Path>) -> Result<RateLimitLayer, String> {
+    use notify_auth::ratelimit::RedisBuckets;
+    let buckets = match ca_file {
+        None => RedisBuckets::new(url),
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("--redis-ca-file {}: {e}", path.display()))?;
+            RedisBuckets::with_ca(url, &pem)
+        }
+    };
+    Ok(RateLimitLayer::new(
+        buckets.map_err(|e| format!("--redis-url: {e}"))?,
+    ))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis_rate_limit(_: &str) -> Result<RateLimitLayer, String> {
+fn redis_rate_limit(_: &str, _: Option<&Path>) -> Result<RateLimitLayer, String> {
     Err(
         "--redis-url needs the redis feature: cargo run --example server --features redis -- …"
             .to_owned(),

@@ -74,17 +74,49 @@ pub struct RedisBuckets {
 }
 
 impl RedisBuckets {
-    /// The buckets in the Redis at `url` (`redis://[[user]:password@]host[:port][/db]`, or
-    /// `redis+unix:///path`; not yet `rediss://`, TLS). Nothing is connected yet: an error
-    /// means the URL itself is unusable, and says why without showing it.
+    /// The buckets in the Redis at `url`: `redis://[[user]:password@]host[:port][/db]`,
+    /// `rediss://…` over TLS (the server's certificate checked against Mozilla's roots, for
+    /// its host name; [`RedisBuckets::with_ca`] for a private CA), or `redis+unix:///path`.
+    /// Nothing is connected yet: an error means the URL itself is unusable, and says why
+    /// without showing it. A URL that would turn the certificate checks off (`#insecure`) is
+    /// refused.
     pub fn new(url: &str) -> Result<Self, BucketError> {
-        if url.starts_with("rediss:") {
-            return Err(BucketError::new(
-                "the Redis URL is not usable: TLS (rediss://) is not supported yet",
+        Self::open(url, None)
+    }
+
+    /// As [`RedisBuckets::new`] for a `rediss://` URL whose server's certificate is checked
+    /// against the CA certificates in `ca_pem` (PEM) instead of Mozilla's roots: a Redis
+    /// whose certificate a private CA issued.
+    pub fn with_ca(url: &str, ca_pem: &[u8]) -> Result<Self, BucketError> {
+        Self::open(url, Some(ca_pem))
+    }
+
+    fn open(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, BucketError> {
+        let unusable = |why: &dyn fmt::Display| {
+            BucketError::new(format!("the Redis URL is not usable: {why}"))
+        };
+        if url.contains('#') {
+            return Err(unusable(
+                &"a fragment (#insecure would turn the certificate checks off) is not accepted",
             ));
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| BucketError::new(format!("the Redis URL is not usable: {e}")))?;
+        let client = match ca_pem {
+            None => redis::Client::open(url),
+            Some(_) if !url.starts_with("rediss:") => {
+                return Err(unusable(&"a CA certificate is for a rediss:// URL (TLS)"));
+            }
+            Some(pem) if !holds_certificates(pem) => {
+                return Err(unusable(&"the CA holds no PEM certificate"));
+            }
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            ),
+        }
+        .map_err(|e| unusable(&e))?;
         let info = client.get_connection_info();
         let target = format!("{}/{}", info.addr(), info.redis_settings().db());
         Ok(RedisBuckets {
@@ -245,6 +277,15 @@ impl TokenBuckets for RedisBuckets {
     }
 }
 
+/// Whether `pem` holds certificates, and nothing unreadable (redis-rs would take an empty
+/// list of roots, and refuse every server at the first request).
+fn holds_certificates(pem: &[u8]) -> bool {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut certificates = CertificateDer::pem_slice_iter(pem).peekable();
+    certificates.peek().is_some() && certificates.all(|c| c.is_ok())
+}
+
 /// A call's text arguments, written into one buffer on the stack.
 struct Args {
     buffer: [u8; 128],
@@ -383,7 +424,11 @@ mod tests {
             ),
             ("http://:hunter2@cache.internal/0", Err(())),
             ("redis://:hunter2@cache.internal:notaport/0", Err(())),
-            ("rediss://:hunter2@cache.internal/0", Err(())),
+            (
+                "rediss://:hunter2@cache.internal/0",
+                Ok("cache.internal:6379/0"),
+            ),
+            ("rediss://:hunter2@cache.internal/0#insecure", Err(())),
             ("hunter2", Err(())),
         ] {
             match (RedisBuckets::new(url), expected) {
