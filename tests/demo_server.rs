@@ -240,13 +240,8 @@ fn demo_server_refuses_a_bad_key_file_with_a_clear_error() {
         stderr.contains(&format!("error: {}: line 2, column", path.display())),
         "{stderr}"
     );
-    let output = Command::new(server_binary())
-        .args(["--addr", "nowhere"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        refused(&["--addr", "nowhere"]),
         "error: invalid value 'nowhere' for '--addr <ADDR>': invalid socket address syntax\n"
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -480,12 +475,7 @@ fn demo_server_speaks_gc_notify() {
         ("HTTP/1.1 200 OK", "null")
     );
 
-    let output = Command::new(server_binary())
-        .args(["--addr", "127.0.0.1:0", "--dialect", "fr"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
+    let stderr = refused(&["--addr", "127.0.0.1:0", "--dialect", "fr"]);
     assert_eq!(
         stderr.trim_end(),
         "error: invalid value 'fr' for '--dialect <DIALECT>': unknown dialect \"fr\" (expected \
@@ -660,6 +650,16 @@ fn limited_keys_expiring(name: &str, expiry_date: serde_json::Value) -> (PathBuf
     (path, keys)
 }
 
+/// Runs the server with `args`, which it must refuse: exit code 2 and one line on stderr,
+/// returned.
+fn refused(args: &[&str]) -> String {
+    let output = Command::new(server_binary()).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    stderr
+}
+
 fn post_sms(addr: &str, combined: &str) -> (String, String) {
     let auth = format!("Bearer {}", token_for(combined));
     let (status, _, body) = send(
@@ -829,18 +829,12 @@ fn demo_server_shares_notifys_buckets_in_redis() {
         started.elapsed()
     );
 
-    let output = Command::new(server_binary())
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--redis-url",
-            "http://:hunter2@cache.internal/",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = refused(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--redis-url",
+        "http://:hunter2@cache.internal/",
+    ]);
     assert!(
         stderr.starts_with("error: --redis-url: the Redis URL is not usable"),
         "{stderr}"
@@ -876,14 +870,16 @@ fn demo_server_keeps_its_buckets_in_a_redis_over_tls() {
         assert_eq!(post_sms(&server.addr, &live).0, expected);
     }
 
-    let output = Command::new(server_binary())
-        .args(["--addr", "127.0.0.1:0", "--keys", keys, "--redis-url", &url])
-        .args(["--redis-ca-file", "/nonexistent/ca.pem"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = refused(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--keys",
+        keys,
+        "--redis-url",
+        &url,
+        "--redis-ca-file",
+        "/nonexistent/ca.pem",
+    ]);
     assert!(
         stderr.starts_with("error: --redis-ca-file /nonexistent/ca.pem: "),
         "{stderr}"
