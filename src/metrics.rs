@@ -170,6 +170,7 @@ fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> &'static 
             RefCell::default();
     }
 
+    debug_assert!(labels.len() <= 3, "at most three labels: {labels:?}");
     let mut fixed: Labels = [("", ""); 3];
     for (slot, label) in fixed.iter_mut().zip(labels) {
         *slot = *label;

@@ -870,6 +870,11 @@ fn demo_server_keeps_its_buckets_in_a_redis_over_tls() {
         assert_eq!(post_sms(&server.addr, &live).0, expected);
     }
 
+    let ca_alone = refused(&["--addr", "127.0.0.1:0", "--redis-ca-file", &ca]);
+    assert!(
+        ca_alone.contains("--redis-url"),
+        "a CA without a Redis: {ca_alone}"
+    );
     let stderr = refused(&[
         "--addr",
         "127.0.0.1:0",

@@ -299,11 +299,13 @@ async fn the_algorithm_follows_the_dialect_unless_set() {
         assert_eq!(send(&app_gov, K1_SECRET).await.body, "sent");
     }
     assert_eq!(send(&app_gov, K1_SECRET).await.status, 429);
-    // A window of 2 in the UK's dialect: the third request in the minute is over.
+    // A window of 2 in the UK's dialect (chosen before the dialect is set, or after): the
+    // third request in the minute is over.
     let clock = Clock::at(50.0);
     let c = clock.clone();
     let window = RateLimitLayer::in_memory()
         .algorithm(Algorithm::SlidingWindow)
+        .dialect(Dialect::Uk)
         .clock(move || c.now());
     let app_window = app(limited_store(2), window);
     for (i, expected) in [200, 200, 429].into_iter().enumerate() {
@@ -312,15 +314,18 @@ async fn the_algorithm_follows_the_dialect_unless_set() {
     }
 }
 
-/// A backend that keeps only token buckets, under a layer that counts windows: every request
-/// goes through (it says why in the log), never a 5xx.
+/// A backend that keeps only token buckets, under a layer in a dialect that counts windows:
+/// it counts token buckets (20 of a bucket of 21 through at one moment, where a window would
+/// have let every one through), never letting everything through, never a 5xx.
 #[tokio::test]
-async fn a_backend_without_windows_lets_requests_through() {
+async fn a_backend_without_windows_counts_token_buckets() {
     let limit = RateLimitLayer::new(Awaited(MemoryBuckets::new()))
         .dialect(Dialect::Va)
         .clock(|| 7.5);
-    let app = app(limited_store(0), limit);
-    for _ in 0..3 {
+    let app = app(limited_store(60), limit);
+    for _ in 0..20 {
         assert_eq!(send(&app, K1_SECRET).await.body, "sent");
     }
+    let over = send(&app, K1_SECRET).await;
+    assert_eq!((over.status, over.body.as_str()), (429, LIMITED_60_LIVE));
 }

@@ -139,7 +139,12 @@ struct Args {
 
     /// Check a rediss:// server's certificate against the CA certificates in this PEM file
     /// instead of Mozilla's roots (a private CA).
-    #[arg(long, env = "NOTIFY_AUTH_REDIS_CA_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "NOTIFY_AUTH_REDIS_CA_FILE",
+        value_name = "PATH",
+        requires = "redis_url"
+    )]
     redis_ca_file: Option<PathBuf>,
 
     /// Serve POST /v2/notifications/… without the API rate limit (the load test's baseline).

@@ -17,7 +17,9 @@ const FIRST_SWEEP: usize = 256;
 
 /// Notify's token buckets in memory ([`super::bucket`]'s arithmetic), and GC Notify's and VA
 /// Notify's sliding windows ([`super::window`]'s), for a single instance: a few tens of
-/// nanoseconds a request, no allocation once a bucket exists, never an error.
+/// nanoseconds a request, no allocation once a bucket exists (or a window has held its
+/// service's limit), and an error only for a time that is not a finite number (as Redis
+/// refuses it).
 ///
 /// Memory stays bounded whatever the number of services: a bucket is dropped once it has had
 /// time to fill up again (at Notify's default rate limit, 20 seconds after its last request),
@@ -25,7 +27,8 @@ const FIRST_SWEEP: usize = 256;
 /// token's time (the refill time of a full bucket lags behind the clock by less than one
 /// token). So memory follows the services that sent requests in the last few tens of seconds. A
 /// window goes 60 seconds after its last request, as the forks' sorted sets expire in Redis,
-/// and holds at most its service's limit and one request's times.
+/// and holds at most its service's limit and one request's times, and never more than the
+/// last minute's requests (for a limit past what a minute brings, a minute of traffic).
 pub struct MemoryBuckets {
     shards: Box<[Mutex<Shard>]>,
 }
@@ -129,7 +132,7 @@ impl MemoryBuckets {
                 tally
             }
         };
-        if shard.buckets.len() > shard.sweep_at {
+        if shard.buckets.len() > shard.sweep_at && now.is_finite() {
             shard.buckets.retain(|_, entry| entry.full_at > now);
             shard.sweep_at = (shard.buckets.len() * 2).max(FIRST_SWEEP);
         }
@@ -147,11 +150,11 @@ impl MemoryBuckets {
         });
         // `EXPIRE key 60` after each request: a window untouched for a minute is gone.
         if entry.touched + WINDOW_SECS <= now {
-            entry.window = Window::new();
+            entry.window.clear();
         }
         entry.touched = now;
         let count = entry.window.tally(now, rate_limit);
-        if shard.windows.len() > shard.windows_sweep_at {
+        if shard.windows.len() > shard.windows_sweep_at && now.is_finite() {
             shard
                 .windows
                 .retain(|_, entry| entry.touched + WINDOW_SECS > now);
@@ -182,7 +185,7 @@ impl Entry {
 impl fmt::Debug for MemoryBuckets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryBuckets")
-            .field("buckets", &self.len())
+            .field("held", &self.len())
             .finish()
     }
 }
@@ -190,7 +193,7 @@ impl fmt::Debug for MemoryBuckets {
 #[async_trait::async_trait]
 impl TokenBuckets for MemoryBuckets {
     async fn tally(&self, key: &BucketKey, bucket: Bucket, now: f64) -> Result<i64, BucketError> {
-        Ok(self.take(key, bucket, now))
+        finite(now).map(|now| self.take(key, bucket, now))
     }
 
     fn tally_now(
@@ -199,11 +202,15 @@ impl TokenBuckets for MemoryBuckets {
         bucket: Bucket,
         now: f64,
     ) -> Option<Result<i64, BucketError>> {
-        Some(Ok(self.take(key, bucket, now)))
+        Some(finite(now).map(|now| self.take(key, bucket, now)))
+    }
+
+    fn keeps_windows(&self) -> bool {
+        true
     }
 
     async fn window(&self, key: &BucketKey, rate_limit: i32, now: f64) -> Result<i64, BucketError> {
-        Ok(self.count(key, rate_limit, now))
+        finite(now).map(|now| self.count(key, rate_limit, now))
     }
 
     fn window_now(
@@ -212,7 +219,18 @@ impl TokenBuckets for MemoryBuckets {
         rate_limit: i32,
         now: f64,
     ) -> Option<Result<i64, BucketError>> {
-        Some(Ok(self.count(key, rate_limit, now)))
+        Some(finite(now).map(|now| self.count(key, rate_limit, now)))
+    }
+}
+
+/// `now`, if it is a time: Redis refuses a score or a script's time that is not a finite
+/// number, and the request goes through.
+fn finite(now: f64) -> Result<f64, BucketError> {
+    match now.is_finite() {
+        true => Ok(now),
+        false => Err(BucketError::new(format!(
+            "the clock read {now}, not a time"
+        ))),
     }
 }
 
@@ -262,6 +280,35 @@ mod tests {
             1,
             "expired 60 s after 959.9"
         );
+    }
+
+    #[test]
+    fn a_clock_that_is_not_a_time_is_an_error_and_sweeps_nothing() {
+        let buckets = MemoryBuckets::new();
+        let key = BucketKey::new(Uuid::from_u128(3), KeyType::Normal);
+        let bucket = Bucket::for_rate_limit(60);
+        assert_eq!(buckets.tally_now(&key, bucket, 10.0).unwrap().unwrap(), 20);
+        for now in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(buckets.tally_now(&key, bucket, now).unwrap().is_err());
+            assert!(buckets.window_now(&key, 5, now).unwrap().is_err());
+        }
+        assert_eq!(buckets.tally_now(&key, bucket, 10.0).unwrap().unwrap(), 19);
+        // A shard filled to its sweep's threshold; the next request, at a NaN time (through
+        // the methods that take any), must not sweep it (every comparison with NaN is false:
+        // everything would go).
+        let buckets = MemoryBuckets::new();
+        let in_shard_0 =
+            |i: u128| BucketKey::new(Uuid::from_u128(i * SHARDS as u128), KeyType::Normal);
+        for i in 1..=FIRST_SWEEP as u128 {
+            buckets.count(&in_shard_0(i), 10, 100.0);
+            buckets.take(&in_shard_0(i), bucket, 100.0);
+        }
+        let held = buckets.len();
+        assert_eq!(held, 2 * FIRST_SWEEP);
+        let next = in_shard_0(FIRST_SWEEP as u128 + 1);
+        buckets.count(&next, 10, f64::NAN);
+        buckets.take(&next, bucket, f64::NAN);
+        assert_eq!(buckets.len(), held + 2);
     }
 
     #[test]

@@ -149,9 +149,9 @@ impl BucketError {
 /// bucket at `now` (Unix seconds) as GOV.UK Notify's script does ([`bucket::tally`]) and
 /// return the tokens left (below 1: over the limit). [`TokenBuckets::window`] and
 /// [`TokenBuckets::window_now`] count a request in `key`'s sliding window as GC Notify and VA
-/// Notify do ([`window::Window::tally`]); a backend that keeps only token buckets need not
-/// have them (a layer counting windows over it then lets every request through, and logs
-/// why).
+/// Notify do ([`window::Window::tally`]) in a backend that [keeps
+/// windows](TokenBuckets::keeps_windows); a layer that would count windows over a backend
+/// that keeps only token buckets counts token buckets instead.
 #[async_trait::async_trait]
 pub trait TokenBuckets: Send + Sync + 'static {
     /// One request against `key`'s bucket.
@@ -167,6 +167,14 @@ pub trait TokenBuckets: Send + Sync + 'static {
     ) -> Option<Result<i64, BucketError>> {
         let _ = (key, bucket, now);
         None
+    }
+
+    /// Whether this backend keeps sliding windows ([`TokenBuckets::window`]); `false` by
+    /// default. A layer that would count windows (GC Notify's and VA Notify's dialects) over
+    /// a backend without them counts its token buckets instead, and says so in the log when
+    /// it is made.
+    fn keeps_windows(&self) -> bool {
+        false
     }
 
     /// One request at `now` in `key`'s sliding window, for a service limited to `rate_limit`
@@ -265,6 +273,9 @@ pub struct RateLimitLayer {
 struct Settings {
     buckets: Arc<dyn TokenBuckets>,
     dialect: Dialect,
+    /// What [`RateLimitLayer::algorithm`] chose, if it was called.
+    chosen: Option<Algorithm>,
+    /// How requests are counted: the chosen algorithm, or the dialect's, as the backend can.
     algorithm: Algorithm,
     clock: FloatClock,
     timeout: Option<Duration>,
@@ -286,6 +297,7 @@ impl RateLimitLayer {
             settings: Arc::new(Settings {
                 buckets,
                 dialect: Dialect::Uk,
+                chosen: None,
                 algorithm: Algorithm::TokenBucket,
                 clock: Arc::new(system_time),
                 timeout: None,
@@ -299,13 +311,30 @@ impl RateLimitLayer {
     }
 
     fn with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
-        let settings = Arc::get_mut(&mut self.settings);
-        match settings {
+        let change = |settings: &mut Settings| {
+            let wanted_before = settings.wanted();
+            change(settings);
+            let wanted = settings.wanted();
+            settings.algorithm = match wanted {
+                Algorithm::SlidingWindow if !settings.buckets.keeps_windows() => {
+                    if wanted != wanted_before {
+                        tracing::warn!(
+                            "the rate limit's backend keeps no sliding windows: it counts token \
+                             buckets instead"
+                        );
+                    }
+                    Algorithm::TokenBucket
+                }
+                wanted => wanted,
+            };
+        };
+        match Arc::get_mut(&mut self.settings) {
             Some(settings) => change(settings),
             None => {
                 let mut copy = Settings {
                     buckets: Arc::clone(&self.settings.buckets),
                     dialect: self.settings.dialect,
+                    chosen: self.settings.chosen,
                     algorithm: self.settings.algorithm,
                     clock: Arc::clone(&self.settings.clock),
                     timeout: self.settings.timeout,
@@ -318,18 +347,17 @@ impl RateLimitLayer {
     }
 
     /// Counts and answers as `dialect`'s fork does: its [`Algorithm::of`] (GC Notify and VA
-    /// Notify: the sliding window), its log line; the 429 body is the same in every dialect.
+    /// Notify: the sliding window, where the backend [keeps
+    /// windows](TokenBuckets::keeps_windows)), its log line; the 429 body is the same in every
+    /// dialect.
     pub fn dialect(self, dialect: Dialect) -> Self {
-        self.with(|s| {
-            s.dialect = dialect;
-            s.algorithm = Algorithm::of(dialect);
-        })
+        self.with(|s| s.dialect = dialect)
     }
 
-    /// Counts with `algorithm` whatever the dialect (call it after
-    /// [`RateLimitLayer::dialect`], which sets the dialect's own).
+    /// Counts with `algorithm` whatever the dialect (in either order with
+    /// [`RateLimitLayer::dialect`]); a sliding window only where the backend keeps windows.
     pub fn algorithm(self, algorithm: Algorithm) -> Self {
-        self.with(|s| s.algorithm = algorithm)
+        self.with(|s| s.chosen = Some(algorithm))
     }
 
     /// Reads the time from `clock` (Unix seconds, with their fraction) instead of the system
@@ -344,6 +372,13 @@ impl RateLimitLayer {
     /// executor), which costs a wake-up of its thread per waiting request.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with(|s| s.timeout = Some(timeout))
+    }
+}
+
+impl Settings {
+    /// The algorithm asked for: the chosen one, or the dialect's.
+    fn wanted(&self) -> Algorithm {
+        self.chosen.unwrap_or(Algorithm::of(self.dialect))
     }
 }
 

@@ -95,6 +95,12 @@ impl RedisBuckets {
         let unusable = |why: &dyn fmt::Display| {
             BucketError::new(format!("the Redis URL is not usable: {why}"))
         };
+        if is_tls(url) {
+            // redis-rs makes its TLS configuration with rustls's process-wide default crypto
+            // provider: ring, the crate's, unless the application installed one already (with
+            // two providers compiled in and none installed, rustls would panic).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         if url.contains('#') {
             return Err(unusable(
                 &"a fragment (#insecure would turn the certificate checks off) is not accepted",
@@ -102,7 +108,7 @@ impl RedisBuckets {
         }
         let client = match ca_pem {
             None => redis::Client::open(url),
-            Some(_) if !url.starts_with("rediss:") => {
+            Some(_) if !is_tls(url) => {
                 return Err(unusable(&"a CA certificate is for a rediss:// URL (TLS)"));
             }
             Some(pem) if !holds_certificates(pem) => {
@@ -252,12 +258,16 @@ impl TokenBuckets for RedisBuckets {
         self.end(answer)
     }
 
+    fn keeps_windows(&self) -> bool {
+        true
+    }
+
     async fn window(&self, key: &BucketKey, rate_limit: i32, now: f64) -> Result<i64, BucketError> {
         let _ = rate_limit; // The count is compared with it by the caller.
         let mut manager = self.begin()?;
         let mut text = Args::default();
         let key = text.window_key(key);
-        let (when, horizon) = (text.python_float(now), text.python_float(now - WINDOW_SECS));
+        let (when, horizon) = (text.number(now), text.number(now - WINDOW_SECS));
         let (key, when, horizon) = (&text.buffer[key], &text.buffer[when], &text.buffer[horizon]);
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -275,6 +285,12 @@ impl TokenBuckets for RedisBuckets {
             .map(|(count,)| count);
         self.end(answer)
     }
+}
+
+/// Whether `url` asks for TLS: `rediss://` (or Valkey's `valkeys://`), in any case.
+fn is_tls(url: &str) -> bool {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys")
 }
 
 /// Whether `pem` holds certificates, and nothing unreadable (redis-rs would take an empty
@@ -331,35 +347,58 @@ impl Args {
         start..self.len
     }
 
-    /// A time as Python's `repr` writes it (redis-py writes a float so): the shortest
-    /// round-trip decimal, with `.0` when it is a whole number.
-    fn python_float(&mut self, number: f64) -> std::ops::Range<usize> {
-        let written = self.number(number);
-        let text = &self.buffer[written.clone()];
-        let plain = text.iter().all(|b| b.is_ascii_digit() || *b == b'-');
-        if plain && !text.is_empty() {
-            let end = self.push(b".0").end;
-            return written.start..end;
-        }
-        written
-    }
-
-    /// A number as its shortest round-trip decimal (at most 26 bytes for a finite double;
-    /// `Display` never writes an exponent, so a number past 10^24 falls back to `{:e}`).
+    /// A float as Python's `repr` writes it, as redis-py sends floats (so that a time is the
+    /// same sorted-set member whoever wrote it): its shortest round-trip digits, positional
+    /// with `.0` for a whole number when its decimal exponent is in -4..16 (`1764950000.0`,
+    /// `0.0001`), else as `1.5e-05` or `1e+16`; `inf`, `-inf`, `nan`. At most 24 bytes.
     fn number(&mut self, number: f64) -> std::ops::Range<usize> {
         use std::io::Write as _;
         let start = self.len;
-        let mut rest = &mut self.buffer[start..start + 40];
+        if !number.is_finite() {
+            return self.push(match number {
+                n if n.is_nan() => b"nan",
+                n if n > 0.0 => b"inf",
+                _ => b"-inf",
+            });
+        }
+        // `{:e}`: the shortest round-trip digits and the decimal exponent (at most 24 bytes:
+        // a sign, 17 digits, a point, `e-324`).
+        let mut scientific = [0u8; 32];
+        let mut rest = &mut scientific[..];
         let room = rest.len();
-        let written = match number.abs() < 1e24 {
-            true => write!(rest, "{number}"),
-            false => write!(rest, "{number:e}"),
-        };
-        let used = match written {
-            Ok(()) => room - rest.len(),
-            Err(_) => 0,
-        };
-        self.len += used;
+        let _ = write!(rest, "{number:e}");
+        let written = room - rest.len();
+        let scientific = &scientific[..written];
+        let e = scientific
+            .iter()
+            .position(|&b| b == b'e')
+            .unwrap_or(written);
+        let exponent: i32 = std::str::from_utf8(&scientific[(e + 1).min(written)..])
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0);
+        if (-4..16).contains(&exponent) {
+            // Positional: at most a sign, `0.000`, 17 digits and a point.
+            let mut rest = &mut self.buffer[start..start + 24];
+            let room = rest.len();
+            let _ = write!(rest, "{number}");
+            self.len += room - rest.len();
+            if !self.buffer[start..self.len].contains(&b'.') {
+                self.push(b".0");
+            }
+        } else {
+            self.push(&scientific[..e]);
+            self.push(if exponent < 0 { b"e-" } else { b"e+" });
+            let digits = exponent.unsigned_abs();
+            if digits < 10 {
+                self.push(b"0");
+            }
+            let mut text = [0u8; 3];
+            let mut rest = &mut text[..];
+            let _ = write!(rest, "{digits}");
+            let used = 3 - rest.len();
+            self.push(&text[..used]);
+        }
         start..self.len
     }
 }
@@ -383,9 +422,9 @@ mod tests {
             written,
             [
                 &b"1764950000.125"[..],
-                b"50",
+                b"50.0",
                 b"16.666666666666668",
-                b"1e30",
+                b"1e+30",
                 b"-0.5"
             ]
         );
@@ -396,8 +435,7 @@ mod tests {
         let mut args = Args::default();
         let key = BucketKey::new(uuid::Uuid::from_u128(0x2678_5a09), crate::KeyType::Normal);
         let key = args.window_key(&key);
-        let times =
-            [1_764_950_000.125, 1_764_950_000.0, -3.0, 0.1 + 0.2].map(|n| args.python_float(n));
+        let times = [1_764_950_000.125, 1_764_950_000.0, -3.0, 0.1 + 0.2].map(|n| args.number(n));
         assert_eq!(
             &args.buffer[key],
             b"00000000-0000-0000-0000-000026785a09-normal"
@@ -412,6 +450,38 @@ mod tests {
                 b"0.30000000000000004"
             ]
         );
+    }
+
+    /// Python's `repr` of each, as `python3 -c 'print(repr(x))'` writes it.
+    #[test]
+    fn floats_are_written_as_pythons_repr() {
+        let cases: [(f64, &str); 16] = [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.000015, "1.5e-05"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.2345e16, "1.2345e+16"),
+            (1e100, "1e+100"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (-123.456, "-123.456"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+        ];
+        for (number, python) in cases {
+            let mut args = Args::default();
+            let written = args.number(number);
+            assert_eq!(
+                std::str::from_utf8(&args.buffer[written]).unwrap(),
+                python,
+                "{number:e}"
+            );
+        }
     }
 
     #[test]

@@ -69,6 +69,11 @@ impl Window {
         count
     }
 
+    /// Forgets every time (the set expired).
+    pub fn clear(&mut self) {
+        self.times.clear();
+    }
+
     /// Whether the window holds nothing.
     pub fn is_empty(&self) -> bool {
         self.times.is_empty()
