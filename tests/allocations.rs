@@ -22,9 +22,18 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Allocations made by `f` (the tests of this file run one at a time).
 fn allocations(f: impl Fn()) -> usize {
     f(); // warm up: one-time initialisation is not the request path
-    let region = Region::new(GLOBAL);
-    f();
-    region.change().allocations
+    fewest(|| {
+        let region = Region::new(GLOBAL);
+        f();
+        region.change().allocations
+    })
+}
+
+/// The fewest of three counts: the counter is the process's, and the test harness's own
+/// thread allocates when another test ends (its result, its output), which may fall inside a
+/// count now and then, never in all three.
+fn fewest(count: impl Fn() -> usize) -> usize {
+    (0..3).map(|_| count()).min().unwrap_or(0)
 }
 
 #[test]
@@ -108,7 +117,7 @@ fn the_layer_allocates_only_for_the_extensions_on_success() {
             allocations
         };
         decide(); // warm up
-        decide()
+        fewest(decide)
     };
     assert_eq!(count(Arc::new(store()), &header, Dialect::Uk), 4);
     assert_eq!(count(Arc::new(AsyncOnly(store())), &header, Dialect::Uk), 8);
