@@ -459,11 +459,7 @@ impl AuthError {
     /// The public (v2) error body: `{"errors":[{"error":"AuthError","message":…}],"status_code":…}`
     /// and a newline (the same shape in every dialect).
     pub fn v2_body(&self) -> String {
-        let message = json_string(self.message());
-        format!(
-            "{{\"errors\":[{{\"error\":\"AuthError\",\"message\":{message}}}],\"status_code\":{}}}\n",
-            self.status().as_u16()
-        )
+        v2_error_body("AuthError", self.message(), self.status())
     }
 
     /// The internal (v1) error body and a newline: `{"message":{"token":[…]},"result":"error"}`,
@@ -490,6 +486,16 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
+
+/// A v2 error body as Notify's API writes one, and a newline:
+/// `{"errors":[{"error":…,"message":…}],"status_code":…}`.
+pub(crate) fn v2_error_body(error: &str, message: &str, status: http::StatusCode) -> String {
+    let (error, message) = (json_string(error), json_string(message));
+    format!(
+        "{{\"errors\":[{{\"error\":{error},\"message\":{message}}}],\"status_code\":{}}}\n",
+        status.as_u16()
+    )
+}
 
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string always serializes")

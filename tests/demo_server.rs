@@ -660,6 +660,19 @@ fn refused(args: &[&str]) -> String {
     stderr
 }
 
+/// A request to send a notification with `combined`'s key, answered Notify's 429 (a limit of
+/// 6 a minute, on a live key).
+fn assert_limited(addr: &str, combined: &str) {
+    assert_eq!(
+        post_sms(addr, combined),
+        (
+            "HTTP/1.1 429 Too Many Requests".to_owned(),
+            LIMITED_LIVE.to_owned()
+        ),
+        "{combined}"
+    );
+}
+
 fn post_sms(addr: &str, combined: &str) -> (String, String) {
     let auth = format!("Bearer {}", token_for(combined));
     let (status, _, body) = send(
@@ -685,13 +698,7 @@ fn demo_server_rate_limits_sending() {
     for _ in 0..2 {
         assert_eq!(post_sms(addr, &live).0, "HTTP/1.1 200 OK");
     }
-    assert_eq!(
-        post_sms(addr, &live),
-        (
-            "HTTP/1.1 429 Too Many Requests".to_owned(),
-            LIMITED_LIVE.to_owned()
-        )
-    );
+    assert_limited(addr, &live);
     assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
     let auth = format!("Bearer {}", token_for(&live));
     let (status, _, _) = send(
@@ -731,14 +738,7 @@ fn demo_server_rate_limits_as_each_fork() {
                 "{dialect}"
             );
         }
-        assert_eq!(
-            post_sms(&server.addr, live),
-            (
-                "HTTP/1.1 429 Too Many Requests".to_owned(),
-                LIMITED_LIVE.to_owned()
-            ),
-            "{dialect}"
-        );
+        assert_limited(&server.addr, live);
     }
     let server = start(&["--keys", path.to_str().unwrap(), "--dialect", "gov"]);
     for _ in 0..10 {
@@ -782,13 +782,7 @@ fn demo_server_shares_notifys_buckets_in_redis() {
     // (through), its second none (429).
     assert_eq!(notify_takes(&live, "normal"), [2]);
     assert_eq!(post_sms(addr, &live).0, "HTTP/1.1 200 OK");
-    assert_eq!(
-        post_sms(addr, &live),
-        (
-            "HTTP/1.1 429 Too Many Requests".to_owned(),
-            LIMITED_LIVE.to_owned()
-        )
-    );
+    assert_limited(addr, &live);
     // The server first: two requests through, and Notify finds the bucket empty.
     assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");
     assert_eq!(post_sms(addr, &test).0, "HTTP/1.1 200 OK");

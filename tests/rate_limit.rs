@@ -106,10 +106,10 @@ async fn a_service_gets_its_bucket_per_key_type_and_notifys_429() {
     assert_eq!(send(&app, K1_SECRET).await.status, 429);
 }
 
-/// The 429 carries what was limited, and reads the same in every dialect (every fork words
-/// it the same way).
-#[test]
-fn the_answer_is_notifys_in_every_dialect() {
+/// The 429 carries what was limited, names the key type as Notify does, and reads the same
+/// in every dialect, whichever way it counts (every fork words it the same way).
+#[tokio::test]
+async fn the_answer_is_notifys_in_every_dialect() {
     for (key_type, name) in [
         (KeyType::Normal, "LIVE"),
         (KeyType::Team, "TEAM"),
@@ -124,12 +124,18 @@ fn the_answer_is_notifys_in_every_dialect() {
             "{{\"errors\":[{{\"error\":\"RateLimitError\",\"message\":\"Exceeded rate limit for key \
              type {name} of 3000 requests per 60 seconds\"}}],\"status_code\":429}}\n"
         );
-        for dialect in Dialect::ALL {
-            assert_eq!(limited.body(dialect), expected);
-            let response = limited.response(dialect);
-            assert_eq!(response.status(), 429);
-            assert_eq!(response.extensions().get::<RateLimited>(), Some(&limited));
-        }
+        assert_eq!(limited.body(), expected);
+        let response = limited.response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.extensions().get::<RateLimited>(), Some(&limited));
+    }
+    // A limit of 0 refuses every request, by the bucket and by the window alike.
+    for dialect in Dialect::ALL {
+        let limit = RateLimitLayer::in_memory().dialect(dialect).clock(|| 9.0);
+        let over = send(&app(limited_store(0), limit), K1_SECRET).await;
+        let expected = LIMITED_60_LIVE.replace(" 60 requests", " 0 requests");
+        assert_eq!((over.status, over.body), (429, expected), "{dialect:?}");
+        assert_eq!(over.content_type.as_deref(), Some("application/json"));
     }
 }
 

@@ -33,6 +33,14 @@ fn redis_url(test: &str) -> Option<String> {
     }
 }
 
+/// A runtime on the test's thread, with its timers and I/O.
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn fresh_service() -> Uuid {
     Uuid::new_v4()
 }
@@ -131,10 +139,7 @@ fn the_crates_script_answers_and_stores_as_notifys() {
     let Some(url) = redis_url("the_crates_script_answers_and_stores_as_notifys") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let shared = runtime.block_on(connection(&url));
     let (notify, ours) = (notify_script(), redis::Script::new(TALLY_SCRIPT));
     let config = ProptestConfig {
@@ -195,10 +200,7 @@ fn notify_and_the_crate_share_one_bucket_both_ways() {
         let n = n.to_string();
         rate_limit_py(&python, &[&url, "take", &service, "normal", "60", &n])
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let buckets = RedisBuckets::new(&url).unwrap();
     let key = BucketKey::new(service.parse().unwrap(), KeyType::Normal);
     let bucket = Bucket::for_rate_limit(60);
@@ -395,10 +397,7 @@ fn the_crates_window_is_gc_notifys_in_redis() {
     let Some(python) = oracle_python(test) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let buckets = RedisBuckets::new(&url).unwrap();
     let shared = runtime.block_on(connection(&url));
     let config = ProptestConfig {
@@ -470,10 +469,7 @@ fn gc_notify_and_the_crate_share_one_window_both_ways() {
         let n = n.to_string();
         rate_limit_py(&python, &[&url, "window", &service, "team", "5", &n])
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let buckets = RedisBuckets::new(&url).unwrap();
     let key = BucketKey::new(service.parse().unwrap(), KeyType::Team);
     let crate_counts = |n: u32| -> Vec<i64> {
@@ -518,10 +514,7 @@ fn a_redis_over_tls_is_reached_with_its_ca_and_refused_without() {
         return;
     };
     let ca = std::fs::read(ca).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let key = BucketKey::new(fresh_service(), KeyType::Normal);
     let bucket = Bucket::for_rate_limit(60);
     runtime.block_on(async {

@@ -37,7 +37,7 @@ mod either;
 mod internal;
 mod log;
 mod public;
-mod rejection;
+pub(crate) mod rejection;
 
 use std::fmt;
 use std::future::Future;

@@ -170,13 +170,20 @@ fn json_response(
         },
         Rejection::KeyStore(_) => Bytes::from_static(KEY_STORE_ERROR_BODY.as_bytes()),
         Rejection::KeyStoreTimeout(_) => Bytes::from_static(KEY_STORE_TIMEOUT_BODY.as_bytes()),
-        Rejection::PayloadTooLarge(limit) => Bytes::from(format!(
-            "{{\"errors\":[{{\"error\":\"PayloadTooLargeError\",\"message\":\"Request body is larger than {limit} bytes\"}}],\"status_code\":413}}\n"
+        Rejection::PayloadTooLarge(limit) => Bytes::from(crate::error::v2_error_body(
+            "PayloadTooLargeError",
+            &format!("Request body is larger than {limit} bytes"),
+            rejection.status(),
         )),
         Rejection::UnreadableBody => Bytes::from_static(UNREADABLE_BODY.as_bytes()),
     };
+    json(rejection.status(), bytes)
+}
+
+/// A JSON answer: `status`, `Content-Type: application/json`, `bytes`.
+pub(crate) fn json(status: StatusCode, bytes: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(bytes));
-    *response.status_mut() = rejection.status();
+    *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -61,7 +61,7 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use tower::{Layer, Service};
 use uuid::Uuid;
@@ -226,25 +226,18 @@ impl RateLimited {
         )
     }
 
-    /// The 429 body `dialect`'s fork answers: `{"errors":[{"error":"RateLimitError",
-    /// "message":…}],"status_code":429}` and a newline, the same in every dialect.
-    pub fn body(&self, dialect: Dialect) -> String {
-        let _ = dialect;
-        format!(
-            "{{\"errors\":[{{\"error\":\"RateLimitError\",\"message\":\"{}\"}}],\"status_code\":429}}\n",
-            self.message()
-        )
+    /// The 429 body: `{"errors":[{"error":"RateLimitError","message":…}],"status_code":429}`
+    /// and a newline, the same in every dialect (every fork's `RateLimitError` says the same).
+    pub fn body(&self) -> String {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        crate::error::v2_error_body("RateLimitError", &self.message(), status)
     }
 
     /// The whole answer: 429, `Content-Type: application/json`, [`RateLimited::body`], and
     /// this in its extensions.
-    pub fn response(&self, dialect: Dialect) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(Bytes::from(self.body(dialect))));
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+    pub fn response(&self) -> Response<Full<Bytes>> {
+        let body = Bytes::from(self.body());
+        let mut response = crate::layer::rejection::json(StatusCode::TOO_MANY_REQUESTS, body);
         response.extensions_mut().insert(*self);
         response
     }
@@ -270,13 +263,12 @@ pub struct RateLimitLayer {
     settings: Arc<Settings>,
 }
 
+#[derive(Clone)]
 struct Settings {
     buckets: Arc<dyn TokenBuckets>,
     dialect: Dialect,
     /// What [`RateLimitLayer::algorithm`] chose, if it was called.
     chosen: Option<Algorithm>,
-    /// How requests are counted: the chosen algorithm, or the dialect's, as the backend can.
-    algorithm: Algorithm,
     clock: FloatClock,
     timeout: Option<Duration>,
 }
@@ -298,7 +290,6 @@ impl RateLimitLayer {
                 buckets,
                 dialect: Dialect::Uk,
                 chosen: None,
-                algorithm: Algorithm::TokenBucket,
                 clock: Arc::new(system_time),
                 timeout: None,
             }),
@@ -311,38 +302,7 @@ impl RateLimitLayer {
     }
 
     fn with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
-        let change = |settings: &mut Settings| {
-            let wanted_before = settings.wanted();
-            change(settings);
-            let wanted = settings.wanted();
-            settings.algorithm = match wanted {
-                Algorithm::SlidingWindow if !settings.buckets.keeps_windows() => {
-                    if wanted != wanted_before {
-                        tracing::warn!(
-                            "the rate limit's backend keeps no sliding windows: it counts token \
-                             buckets instead"
-                        );
-                    }
-                    Algorithm::TokenBucket
-                }
-                wanted => wanted,
-            };
-        };
-        match Arc::get_mut(&mut self.settings) {
-            Some(settings) => change(settings),
-            None => {
-                let mut copy = Settings {
-                    buckets: Arc::clone(&self.settings.buckets),
-                    dialect: self.settings.dialect,
-                    chosen: self.settings.chosen,
-                    algorithm: self.settings.algorithm,
-                    clock: Arc::clone(&self.settings.clock),
-                    timeout: self.settings.timeout,
-                };
-                change(&mut copy);
-                self.settings = Arc::new(copy);
-            }
-        }
+        change(Arc::make_mut(&mut self.settings));
         self
     }
 
@@ -380,13 +340,22 @@ impl Settings {
     fn wanted(&self) -> Algorithm {
         self.chosen.unwrap_or(Algorithm::of(self.dialect))
     }
+
+    /// How requests are counted: the algorithm asked for, as the backend can (token buckets
+    /// where it keeps no windows).
+    fn algorithm(&self) -> Algorithm {
+        match self.wanted() {
+            Algorithm::SlidingWindow if !self.buckets.keeps_windows() => Algorithm::TokenBucket,
+            wanted => wanted,
+        }
+    }
 }
 
 impl fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitLayer")
             .field("dialect", &self.settings.dialect)
-            .field("algorithm", &self.settings.algorithm)
+            .field("algorithm", &self.settings.algorithm())
             .field("timeout", &self.settings.timeout)
             .finish_non_exhaustive()
     }
@@ -396,6 +365,11 @@ impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        if self.settings.algorithm() != self.settings.wanted() {
+            tracing::warn!(
+                "the rate limit's backend keeps no sliding windows: it counts token buckets instead"
+            );
+        }
         RateLimit {
             inner,
             settings: Arc::clone(&self.settings),
@@ -449,7 +423,7 @@ macro_rules! count {
 struct Ask {
     key: BucketKey,
     algorithm: Algorithm,
-    limited: RateLimited,
+    rate_limit: i32,
 }
 
 impl Ask {
@@ -465,17 +439,22 @@ impl Ask {
         Some(Ask {
             key: BucketKey::new(principal.service_id, principal.key_type),
             algorithm,
-            limited: RateLimited {
-                service_id: principal.service_id,
-                key_type: principal.key_type,
-                rate_limit,
-            },
+            rate_limit,
         })
+    }
+
+    /// What a 429 carries.
+    fn limited(&self) -> RateLimited {
+        RateLimited {
+            service_id: self.key.service_id,
+            key_type: self.key.key_type,
+            rate_limit: self.rate_limit,
+        }
     }
 
     /// The backend's answer now, if it answers at once.
     fn tally_now(&self, buckets: &dyn TokenBuckets, now: f64) -> Option<Result<i64, BucketError>> {
-        let rate_limit = self.limited.rate_limit;
+        let rate_limit = self.rate_limit;
         match self.algorithm {
             Algorithm::TokenBucket => {
                 buckets.tally_now(&self.key, Bucket::for_rate_limit(rate_limit), now)
@@ -486,7 +465,7 @@ impl Ask {
 
     /// The backend's answer, to await.
     fn tally<'a>(&'a self, buckets: &'a dyn TokenBuckets, now: f64) -> BackendFuture<'a> {
-        let rate_limit = self.limited.rate_limit;
+        let rate_limit = self.rate_limit;
         match self.algorithm {
             Algorithm::TokenBucket => {
                 buckets.tally(&self.key, Bucket::for_rate_limit(rate_limit), now)
@@ -500,7 +479,7 @@ impl Ask {
     fn is_over(&self, answer: i64) -> bool {
         match self.algorithm {
             Algorithm::TokenBucket => answer < 1,
-            Algorithm::SlidingWindow => window::is_over(answer, self.limited.rate_limit),
+            Algorithm::SlidingWindow => window::is_over(answer, self.rate_limit),
         }
     }
 
@@ -519,7 +498,7 @@ impl Ask {
                     target: RATE_LIMITED_TARGET,
                     service_id = %self.key.service_id,
                     key_type,
-                    rate_limit = self.limited.rate_limit,
+                    rate_limit = self.rate_limit,
                     "service {} has been rate limited for {counted}",
                     self.key.service_id
                 );
@@ -560,7 +539,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let settings = &self.settings;
-        let Some(ask) = Ask::of(&request, settings.algorithm) else {
+        let Some(ask) = Ask::of(&request, settings.algorithm()) else {
             let future = self.inner.call(request);
             return ResponseFuture {
                 state: State::Inner { future },
@@ -574,15 +553,14 @@ where
                         future: self.inner.call(request),
                     },
                     false => State::Limited {
-                        limited: ask.limited,
-                        dialect: settings.dialect,
+                        limited: ask.limited(),
                     },
                 };
                 ResponseFuture { state }
             }
             None => {
                 let (buckets, timeout) = (Arc::clone(&settings.buckets), settings.timeout);
-                let limited = ask.limited;
+                let limited = ask.limited();
                 let tally: Tallying = Box::pin(async move {
                     let tally = ask.tally(&*buckets, now);
                     let answer = match timeout {
@@ -600,7 +578,6 @@ where
                     service: Some(service),
                     request: Some(request),
                     limited,
-                    dialect: settings.dialect,
                 });
                 ResponseFuture {
                     state: State::Tally { pending },
@@ -667,7 +644,6 @@ struct Pending<S, ReqBody> {
     service: Option<S>,
     request: Option<Request<ReqBody>>,
     limited: RateLimited,
-    dialect: Dialect,
 }
 
 pin_project_lite::pin_project! {
@@ -677,7 +653,7 @@ pin_project_lite::pin_project! {
         Inner { #[pin] future: F },
         // What to answer: the response itself is made when polled, so that the future stays
         // small for the requests that go through.
-        Limited { limited: RateLimited, dialect: Dialect },
+        Limited { limited: RateLimited },
     }
 }
 
@@ -705,7 +681,6 @@ where
                         }
                         false => State::Limited {
                             limited: pending.limited,
-                            dialect: pending.dialect,
                         },
                     };
                     this.state.set(next);
@@ -715,8 +690,8 @@ where
                         .poll(cx)
                         .map(|result| result.map(|response| response.map(Either::Right)));
                 }
-                StateProj::Limited { limited, dialect } => {
-                    let response = limited.response(*dialect);
+                StateProj::Limited { limited } => {
+                    let response = limited.response();
                     return Poll::Ready(Ok(response.map(Either::Left)));
                 }
             }
