@@ -45,7 +45,8 @@
 //!   service's record ([`ServiceRecord`]: Notify's gate fields and the application's data).
 //! - [`token`]: minting tokens (bound or not) and reading combined API keys.
 //! - [`Dialect`]: answering as GC Notify, Notify.gov or VA Notify instead.
-//! - `axum` (feature, default): [`Principal`], [`InternalCaller`] and [`Caller`] as extractors.
+//! - `axum` (feature, default): [`Principal`], [`InternalCaller`], [`Caller`] and
+//!   `axum::AuthenticatedService` (the service's record) as extractors.
 //! - `metrics` (feature): the crate's counters and histograms ([`metrics`] lists them).
 //! - `testing` (feature): headers and a fixed-principal layer for your handlers' tests.
 //!

@@ -48,9 +48,9 @@
 //! # }).unwrap();
 //! ```
 
+use crate::clock::{Clock as _, SystemClock};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, Request};
 use tower::{Layer, Service};
@@ -84,7 +84,7 @@ pub enum MintError {
 /// issued now, signed with the first of the service's keys that GOV.UK Notify's rules accept
 /// now (not revoked).
 pub fn authorization(store: &MemoryStore, service_id: Uuid) -> Result<HeaderValue, MintError> {
-    authorization_with(store, service_id, Dialect::Uk, unix_now())
+    authorization_with(store, service_id, Dialect::Uk, SystemClock.now())
 }
 
 /// [`authorization`] for a layer that answers as `dialect`'s fork and reads the time as `now`
@@ -113,7 +113,7 @@ pub fn authorization_with(
 /// A ready `Authorization` header for the internal `client`: a token issued now, signed
 /// with its first secret.
 pub fn internal_authorization(client: &InternalClient) -> Result<HeaderValue, MintError> {
-    internal_authorization_at(client, unix_now())
+    internal_authorization_at(client, SystemClock.now())
 }
 
 /// [`internal_authorization`] issued at `now` (for a layer with a fixed clock).
@@ -132,16 +132,13 @@ fn bearer(secret: &str, iss: &str, now: i64) -> HeaderValue {
     HeaderValue::try_from(format!("Bearer {token}")).expect("a token is a valid header value")
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// A layer that lets every request through as one caller, putting in its extensions what
-/// the authentication layer would: the [`Principal`] or the [`InternalCaller`], the
-/// [`Caller`], and with [`FixedPrincipalLayer::with_service`] the service's record. For a
-/// handler's tests, in place of the authentication layer; it checks nothing.
+/// the authentication layer would: the [`Principal`] or the [`InternalCaller`], and with
+/// [`FixedPrincipalLayer::with_service`] the service's record; and the [`Caller`] too, which
+/// the authentication layer hands on only when it takes both services and the internal
+/// client ([`or_internal`](crate::layer::AuthLayer::or_internal)): a handler that takes a
+/// `Caller` belongs behind that one. For a handler's tests, in place of the authentication
+/// layer; it checks nothing.
 #[derive(Clone, Debug)]
 pub struct FixedPrincipalLayer {
     caller: Caller,

@@ -17,9 +17,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::clock::{Clock as _, SystemClock};
 use std::fmt;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ pub struct TokenError(String);
 /// Mints a token for `client_id` (a service id, or an internal client id such as
 /// `notify-admin`) signed with `secret`, issued now.
 pub fn create_token(secret: &str, client_id: &str) -> Result<String, TokenError> {
-    create_token_at(secret, client_id, unix_now())
+    create_token_at(secret, client_id, SystemClock.now())
 }
 
 /// Mints a token as [`create_token`] does, with `iat` = `issued_at` (unix seconds).
@@ -81,7 +81,7 @@ pub fn create_bound_token(
     path: &str,
     body: Option<&[u8]>,
 ) -> Result<String, TokenError> {
-    create_bound_token_at(secret, client_id, unix_now(), method, path, body)
+    create_bound_token_at(secret, client_id, SystemClock.now(), method, path, body)
 }
 
 /// [`create_bound_token`] with `iat` = `issued_at`.
@@ -149,13 +149,6 @@ fn encode(
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     Ok(token)
-}
-
-fn unix_now() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// GC Notify's key string for a key: `gcntfy-{name}-{service_id}-{secret}`, which its clients

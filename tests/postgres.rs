@@ -998,6 +998,22 @@ async fn notify_tables_are_read_and_never_altered() {
     store.install_triggers().await.unwrap();
     store.install_triggers().await.unwrap();
     assert_eq!(ddl_state().await, (before.0, before.1 + 6));
+    // Every table the lookup reads must announce its changes: without the permissions'
+    // trigger (as a database whose triggers an earlier version installed), nothing is trusted.
+    let drop_permissions_trigger =
+        format!("DROP TRIGGER notify_auth_service_permissions_changed ON {ns}.service_permissions");
+    db.sql
+        .batch_execute(&drop_permissions_trigger)
+        .await
+        .unwrap();
+    listener.abort();
+    let listener = store.spawn_invalidation_listener(cache.clone());
+    assert!(listener.wait_until_listening(Duration::from_secs(5)).await);
+    assert!(
+        !store.stats().directory_complete,
+        "a table without its trigger"
+    );
+    store.install_triggers().await.unwrap();
     listener.abort();
     let listener = store.spawn_invalidation_listener(cache.clone());
     assert!(listener.wait_until_listening(Duration::from_secs(5)).await);

@@ -22,8 +22,9 @@
 //! `Request<Either<Full<Bytes>, B>>`: the body read to check `pay`, or the request's own,
 //! untouched.
 //!
-//! On success the [`Principal`](crate::Principal) (public) or [`InternalCaller`] (internal) is in the request's
-//! extensions ([`AuthLayer::or_internal`] takes both on one route, and adds the [`Caller`]);
+//! On success the [`Principal`](crate::Principal) and the service's `Arc<ServiceRecord>` (public)
+//! or the [`InternalCaller`] (internal) are in the request's extensions
+//! ([`AuthLayer::or_internal`] takes both on one route, and adds the [`Caller`]);
 //! an [`AuthLayer::optional`] layer passes requests without an `Authorization` header on with
 //! neither. On failure the response carries the [`Rejection`] in its extensions.
 //!
@@ -578,7 +579,7 @@ where
             crate::metrics::count(
                 crate::metrics::REQUESTS,
                 &[
-                    ("route", "public"),
+                    ("route", A::ROUTE),
                     ("outcome", "unauthenticated"),
                     ("kind", why),
                 ],

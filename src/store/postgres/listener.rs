@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Row};
 use uuid::Uuid;
 
-use super::schema::{Schema, table};
+use super::schema::Schema;
 use super::{INVALIDATION_CHANNEL, PostgresKeyStore, chain};
 use crate::model::ServiceRecord;
 use crate::store::cache::CachedKeyStore;
@@ -261,8 +261,8 @@ async fn listen<S: KeyStore + ?Sized>(
     }
 }
 
-/// The directory's ids, and whether the services table has the triggers that keep them
-/// current.
+/// The directory's ids, and whether every table the lookup reads has the triggers that keep
+/// them (and the cache) current.
 type DirectoryFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(Vec<Row>, bool), tokio_postgres::Error>> + Send + 'a>>;
 
@@ -323,11 +323,11 @@ async fn listen_once<S: KeyStore + ?Sized>(
     // LISTEN first, then read the ids: a service created in between is in both. The ids are
     // loaded with or without triggers (known services then skip the unknown-id lane), and
     // trusted to answer "no such service" only where the triggers keep them current.
-    let services_table = table(&inner.schema.services_table).unwrap_or_default();
+    let watched = inner.schema.watched_tables();
     let load_directory = || -> DirectoryFuture<'_> {
         Box::pin(async {
             let triggers = client
-                .query_one(Schema::has_triggers_sql(), &[&services_table])
+                .query_one(Schema::has_triggers_sql(), &[&watched])
                 .await?
                 .try_get::<_, bool>(0)?;
             let rows = client.query(&inner.directory_sql, &[]).await?;
@@ -378,10 +378,10 @@ async fn listen_once<S: KeyStore + ?Sized>(
                 inner.directory.load(ids, triggers);
                 if !triggers {
                     tracing::warn!(
-                        "notify-auth invalidation listener: {} has no notify-auth triggers \
+                        "notify-auth invalidation listener: {} lack notify-auth triggers \
                          (PostgresKeyStore::install_triggers): changes take the cache's TTL, \
                          and unknown service ids are looked up in the database",
-                        inner.schema.services_table
+                        watched.join(", ")
                     );
                 }
                 if !status.borrow().listening {

@@ -80,8 +80,8 @@ pub const GATE_MIGRATION: &str = include_str!("../../../migrations/0003_notify_a
 /// Where [`TRIGGERS`]' functions end and its table-specific part begins.
 pub(crate) const TRIGGERS_MARKER: &str = "-- The triggers, created only when missing";
 
-/// The PostgreSQL channel [`TRIGGERS`] notify with the id of a service whose row
-/// or keys changed (or `*` after a `TRUNCATE`).
+/// The PostgreSQL channel [`TRIGGERS`] notify with the id of a service whose row, keys or
+/// permissions changed (or `*` after a `TRUNCATE`).
 pub const INVALIDATION_CHANNEL: &str = "notify_auth_keys";
 
 /// The number of connections a [`PostgresKeyStore`] keeps at most, by default.

@@ -207,8 +207,9 @@ impl Schema {
     }
 
     /// The SQL that installs the invalidation triggers on these tables: [`TRIGGERS`]'
-    /// functions, then the four triggers (changes and `TRUNCATE` on both tables), each
-    /// created only if missing. For the default names it is [`TRIGGERS`] itself.
+    /// functions, then the six triggers (changes and `TRUNCATE` on the services, keys and
+    /// permissions tables; the permissions' only where that table exists), each created only
+    /// if missing. For the default names it is [`TRIGGERS`] itself.
     pub fn triggers_sql(&self) -> Result<String, KeyStoreError> {
         let services = table(&self.services_table)?;
         let api_keys = table(&self.api_keys_table)?;
@@ -282,12 +283,28 @@ impl Schema {
         ))
     }
 
-    /// Whether the services table has the trigger that announces new services (so the
-    /// listener may trust its directory of ids). `$1` is the table's quoted name.
+    /// Whether every table the lookup reads has the trigger that announces its changes (so
+    /// the listener may trust its directory of ids, and the cache its notifications). `$1`
+    /// is the tables' quoted names ([`Schema::watched_tables`]); one that does not exist is
+    /// not asked for.
     pub(super) fn has_triggers_sql() -> &'static str {
-        "SELECT EXISTS (SELECT 1 FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid \
-         WHERE t.tgrelid = to_regclass($1) AND p.proname = 'notify_auth_keys_changed' \
-         AND t.tgenabled <> 'D')"
+        "SELECT coalesce(bool_and(EXISTS (SELECT 1 FROM pg_trigger AS t \
+         JOIN pg_proc AS p ON p.oid = t.tgfoid WHERE t.tgrelid = to_regclass(name) \
+         AND p.proname = 'notify_auth_keys_changed' AND t.tgenabled <> 'D')), false) \
+         FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL"
+    }
+
+    /// The tables the lookup reads, whose changes the triggers must notify (those that
+    /// exist: the permissions table is optional), for [`Schema::has_triggers_sql`].
+    pub(super) fn watched_tables(&self) -> Vec<String> {
+        [
+            &self.services_table,
+            &self.api_keys_table,
+            &self.permissions_table,
+        ]
+        .into_iter()
+        .filter_map(|name| table(name).ok())
+        .collect()
     }
 
     /// Every service id, for the directory the invalidation listener keeps.
@@ -304,7 +321,9 @@ impl Schema {
     /// every key (GC and VA Notify). The columns: 0 active, 1 key id, 2 secret, 3 key type,
     /// 4 expiry date, 5 revoked, 6 service id, 7 rate limit, 8 restricted, 9 permissions (a
     /// text array), 10 data (JSON text); those the database lacks (`has`) are NULL, or
-    /// `false` for revoked. The service's own columns are read once per service, not per key.
+    /// `false` for revoked. The service's own columns are read once per service, not per key
+    /// (`OFFSET 0` keeps PostgreSQL from pulling the subquery up into the join, which would
+    /// evaluate the permissions and the data once per key row).
     pub(super) fn lookup_sql(
         &self,
         seven_days: bool,
@@ -365,7 +384,7 @@ impl Schema {
              s.id, s.rate_limit, s.restricted, s.permissions, s.data \
              FROM (SELECT s.{s_id} AS id, s.{s_active} AS active, {rate_limit} AS rate_limit, \
              {restricted} AS restricted, {permissions} AS permissions, {data} AS data \
-             FROM {services} AS s WHERE {which}) AS s \
+             FROM {services} AS s WHERE {which} OFFSET 0) AS s \
              LEFT JOIN {api_keys} AS k \
              ON k.{k_service_id} = s.id{listed}"
         ))
@@ -474,7 +493,7 @@ pub(super) fn table(name: &str) -> Result<String, KeyStoreError> {
 }
 
 /// The optional columns and table a database has, found at the first lookup.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Optional {
     /// `api_keys.revoked` (VA Notify's).
     pub(super) revoked: bool,
